@@ -1,0 +1,147 @@
+"""The warehouse connection: the embedded PostgreSQL under GGZY_HOME, or any external server."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
+
+from ggzy.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+WAREHOUSE_DB = "ggzy"
+AIRFLOW_DB = "airflow"
+API_ROLE = "ggzy_api"
+
+_server_lock = threading.Lock()
+
+
+def _embedded_server(settings: Settings):
+    """Start (or attach to) the embedded PostgreSQL; it keeps running after this process exits."""
+    import pgserver  # imported lazily: a heavy import only the embedded path needs
+
+    with _server_lock:
+        settings.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        return pgserver.get_server(settings.pgdata, cleanup_mode=None)
+
+
+def start_embedded(settings: Settings | None = None) -> str:
+    """Start the embedded server if needed, create the hub's databases, and return the admin URL."""
+    settings = settings or get_settings()
+    server = _embedded_server(settings)
+    for name in (WAREHOUSE_DB, AIRFLOW_DB):
+        exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}';")
+        if "(1 row)" not in exists:
+            server.psql(f"CREATE DATABASE {name};")
+    return _sqlalchemy_url(server.get_uri(WAREHOUSE_DB))
+
+
+def stop_embedded(settings: Settings | None = None) -> bool:
+    """Stop the embedded server; returns False when it was not running."""
+    settings = settings or get_settings()
+    pid_file = settings.pgdata / "postmaster.pid"
+    if not pid_file.exists():
+        return False
+    server = _embedded_server(settings)
+    server.cleanup_mode = "stop"
+    server.cleanup()
+    return True
+
+
+def _sqlalchemy_url(uri: str) -> str:
+    """pgserver hands out libpq URIs; SQLAlchemy wants the driver named."""
+    return uri.replace("postgresql://", "postgresql+psycopg2://", 1)
+
+
+def warehouse_url(settings: Settings | None = None) -> str:
+    """The admin (owner) URL of the warehouse database, starting the embedded server if needed."""
+    settings = settings or get_settings()
+    if settings.database_url:
+        return _sqlalchemy_url(settings.database_url)
+    return start_embedded(settings)
+
+
+def airflow_url(settings: Settings | None = None) -> str:
+    """URL of Airflow's metadata database: its own database on the same server by default."""
+    settings = settings or get_settings()
+    if settings.airflow_database_url:
+        return _sqlalchemy_url(settings.airflow_database_url)
+    url = make_url(warehouse_url(settings)).set(database=AIRFLOW_DB)
+    if settings.database_url:
+        ensure_database(url)
+    return url.render_as_string(hide_password=False)
+
+
+def ensure_database(url: sa.URL) -> None:
+    """Create the database named in url on its server when it does not exist."""
+    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            if not conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": url.database}):
+                conn.execute(sa.text(f'CREATE DATABASE "{url.database}"'))
+    finally:
+        admin.dispose()
+
+
+def api_url(settings: Settings | None = None) -> str:
+    """URL for the API's least-privileged role (no UPDATE/DELETE on audit; appends via a function)."""
+    settings = settings or get_settings()
+    url = make_url(warehouse_url(settings)).set(username=API_ROLE, password=api_role_password(settings))
+    return url.render_as_string(hide_password=False)
+
+
+def api_role_password(settings: Settings) -> str:
+    """The API role's password, derived from the hub secret so every process agrees on it."""
+    import hashlib
+
+    return hashlib.sha256(b"ggzy-api-role:" + settings.hub_secret()).hexdigest()[:32]
+
+
+_engines: dict[tuple[str, int], Engine] = {}
+
+
+def _engine(url: str, pool_size: int) -> Engine:
+    key = (url, pool_size)
+    if key not in _engines:
+        _engines[key] = sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return _engines[key]
+
+
+def engine(settings: Settings | None = None) -> Engine:
+    """The owner engine used by pipelines, migrations and the CLI."""
+    return _engine(warehouse_url(settings), 5)
+
+
+def api_engine(settings: Settings | None = None, pool_size: int = 10) -> Engine:
+    """The engine the API uses, connected as the least-privileged API role."""
+    return _engine(api_url(settings), pool_size)
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection (tests and `ggzy db stop`)."""
+    while _engines:
+        _engines.popitem()[1].dispose()
+
+
+def migrations_dir() -> Path:
+    """Folder of the Alembic environment (schemas/migrations)."""
+    import schemas
+
+    return Path(schemas.__file__).parent / "migrations"
+
+
+def migrate(settings: Settings | None = None, revision: str = "head") -> None:
+    """Bring the warehouse schema to `revision` with Alembic."""
+    from alembic import command
+    from alembic.config import Config
+
+    settings = settings or get_settings()
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir()))
+    cfg.set_main_option("sqlalchemy.url", warehouse_url(settings).replace("%", "%%"))
+    cfg.attributes["settings"] = settings
+    command.upgrade(cfg, revision)

@@ -1,0 +1,1 @@
+"""Warehouse schema: Alembic migrations (schemas/migrations) and dataset descriptions."""
