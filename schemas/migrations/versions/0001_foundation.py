@@ -63,14 +63,13 @@ CREATE TABLE ops.batch (
 );
 COMMENT ON TABLE ops.batch IS '批次清单 Batch manifest: every received file, its hash and row conservation';
 
--- Raw staging for penalty rows: every landed row as text under its CF_ code, plus the row exactly as
--- received. Great Expectations validates one batch_id partition of this table.
+-- Raw staging for penalty rows: every landed row as text under its CF_ code. The row exactly as received
+-- stays in the raw zone (bytes + Parquet). Great Expectations validates one batch_id partition of this table.
 CREATE TABLE raw.penalty_row (
     batch_id uuid NOT NULL REFERENCES ops.batch(id) ON DELETE CASCADE,
     source_row integer NOT NULL,
     source_format text NOT NULL CHECK (source_format IN ('current', 'legacy')),
     {", ".join(f"{c} text" for c in PENALTY_FIELDS)},
-    raw_record jsonb NOT NULL,
     PRIMARY KEY (batch_id, source_row)
 );
 
