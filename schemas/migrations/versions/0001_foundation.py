@@ -21,6 +21,13 @@ PENALTY_FIELDS = [
     "cf_gsjzq", "cf_cfjg", "cf_cfjgdm", "cf_sjly", "cf_sjlydm", "bz",
 ]  # fmt: skip
 
+# GB 32100-2015 check character: sum(value(char_i) * weight_i) over the first 17 characters.
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+USCC_WEIGHTED_SUM = " + ".join(
+    f"(strpos('{USCC_ALPHABET}', substr(code, {i}, 1)) - 1) * {w}"
+    for i, w in enumerate((1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28), start=1)
+)
+
 UPGRADE = f"""
 CREATE SCHEMA IF NOT EXISTS ops;
 CREATE SCHEMA IF NOT EXISTS raw;
@@ -93,13 +100,11 @@ CREATE FUNCTION quality.uscc_format_ok(code text) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT code ~ '^[0-9A-HJ-NPQRTUWXY]{{2}}[0-9]{{6}}[0-9A-HJ-NPQRTUWXY]{{10}}$'
 $$;
+-- One expression (no FROM) so PostgreSQL inlines it: validation calls it on every row of a batch.
 CREATE FUNCTION quality.uscc_check_digit_ok(code text) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT CASE WHEN NOT quality.uscc_format_ok(code) THEN NULL ELSE (
-        SELECT substr('0123456789ABCDEFGHJKLMNPQRTUWXY',
-                      ((31 - sum((strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', substr(code, i::int, 1)) - 1) * w)
-                        % 31) % 31)::int + 1, 1) = substr(code, 18, 1)
-        FROM unnest(ARRAY[1,3,9,27,19,26,16,17,20,29,25,13,8,24,10,30,28]) WITH ORDINALITY AS t(w, i))
+    SELECT CASE WHEN quality.uscc_format_ok(code) THEN
+        substr('{USCC_ALPHABET}', (31 - ({USCC_WEIGHTED_SUM}) % 31) % 31 + 1, 1) = substr(code, 18, 1)
     END
 $$;
 
