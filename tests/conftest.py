@@ -97,3 +97,12 @@ def hub(
 def db(hub: Settings) -> sa.Engine:
     """The owner engine of the test's fresh warehouse database."""
     return database.engine(hub)
+
+
+@pytest.fixture
+def live_api(hub: Settings) -> Iterator[str]:
+    """The real hub API (api.app.create_app) served by uvicorn in a thread on a free 127.0.0.1 port; yields its base URL."""
+    from api.server import BackgroundAPI
+
+    with BackgroundAPI(hub) as api:
+        yield api.url

@@ -1,0 +1,272 @@
+"""The tamper-evident audit log: append through audit.append(), recompute the chain independently.
+
+Layout v1 (see audit.row_hash_v1 in the foundation migration): the fields below, NULL written as the two
+characters backslash-N, joined by U+001F, UTF-8, sha256, lower-case hex. `row_hash_v1` rebuilds the same
+bytes in Python so the verifier does not trust the database's own function.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+if TYPE_CHECKING:
+    from ggzy.auth import Principal
+
+LAYOUT_VERSION = 1
+GENESIS_HASH = "0" * 64
+NULL_MARK = "\\N"
+FIELD_SEPARATOR = chr(31)
+
+_APPEND_SQL = sa.text(
+    "SELECT audit.append(:actor, :org_code, :role, CAST(:token_id AS uuid), :case_ref, :purpose, :action,"
+    " :params, CAST(:row_count AS bigint), :result_sha256, :client_addr)"
+)
+_EVENT_COLUMNS = (
+    "seq, occurred_at, actor, org_code, role, token_id, case_ref, purpose, action, params, row_count,"
+    " result_sha256, client_addr, layout_version, prev_hash, hash"
+)
+
+
+def canonical_json(value: Any) -> str:
+    """The one JSON text of a value: sorted keys, no spaces, UTF-8 characters kept as they are."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def sha256_hex(data: bytes) -> str:
+    """Lower-case hex sha256 of bytes (the result hash recorded with every read)."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def append(
+    conn_or_engine: sa.Engine | sa.Connection,
+    *,
+    action: str,
+    principal: Principal | None = None,
+    actor: str | None = None,
+    org_code: str | None = None,
+    role: str | None = None,
+    token_id: str | uuid.UUID | None = None,
+    case_ref: str | None = None,
+    purpose: str | None = None,
+    params: Mapping[str, Any] | str | None = None,
+    row_count: int | None = None,
+    result_sha256: str | None = None,
+    client_addr: str | None = None,
+) -> int:
+    """Append one event through audit.append() and return its sequence number (commits when given an engine)."""
+    if principal is not None:
+        actor, org_code, role, token_id = (
+            principal.person,
+            principal.org_code,
+            principal.role,
+            principal.token_id,
+        )
+    values = {
+        "actor": actor,
+        "org_code": org_code,
+        "role": role,
+        "token_id": str(token_id) if token_id is not None else None,
+        "case_ref": case_ref,
+        "purpose": purpose,
+        "action": action,
+        "params": params if params is None or isinstance(params, str) else canonical_json(dict(params)),
+        "row_count": row_count,
+        "result_sha256": result_sha256,
+        "client_addr": client_addr,
+    }
+    if isinstance(conn_or_engine, sa.Engine):
+        with conn_or_engine.begin() as conn:
+            return int(conn.scalar(_APPEND_SQL, values))
+    return int(conn_or_engine.scalar(_APPEND_SQL, values))
+
+
+def format_time(moment: datetime) -> str:
+    """A timestamp as layout v1 writes it: UTC, microseconds, 'YYYY-MM-DDTHH:MM:SS.ffffffZ'."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def row_hash_v1(
+    seq: int,
+    occurred_at: datetime,
+    actor: str | None,
+    org_code: str | None,
+    role: str | None,
+    token_id: str | uuid.UUID | None,
+    case_ref: str | None,
+    purpose: str | None,
+    action: str,
+    params: str | None,
+    row_count: int | None,
+    result_sha256: str | None,
+    client_addr: str | None,
+    prev_hash: str,
+) -> str:
+    """Recompute a row's layout-v1 hash in Python, byte for byte as audit.row_hash_v1 does in SQL."""
+
+    def text(value: Any) -> str:
+        return NULL_MARK if value is None else str(value)
+
+    fields = [
+        "v1", str(seq), format_time(occurred_at), text(actor), text(org_code), text(role), text(token_id),
+        text(case_ref), text(purpose), action, text(params), text(row_count), text(result_sha256),
+        text(client_addr), prev_hash,
+    ]  # fmt: skip
+    return hashlib.sha256(FIELD_SEPARATOR.join(fields).encode("utf-8")).hexdigest()
+
+
+@dataclass
+class VerifyResult:
+    """Outcome of checking the whole chain: ok, how many rows, and the first broken row with what is wrong."""
+
+    ok: bool
+    events: int
+    first_broken_seq: int | None = None
+    reason: str | None = None  # English
+    reason_zh: str | None = None
+    problem: str | None = None  # hash_mismatch | broken_link | missing_seq | head_mismatch | bad_row
+    problems: int = 0
+    head_seq: int = 0
+    head_hash: str = GENESIS_HASH
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON output."""
+        return asdict(self)
+
+
+class _ChainChecker:
+    """Walks rows in seq order, remembering only the first problem (and counting all of them)."""
+
+    def __init__(self) -> None:
+        self.result = VerifyResult(ok=True, events=0)
+        self.expected_seq = 1
+        self.prev_hash = GENESIS_HASH
+        self.prev_seq: int | None = None
+
+    def fail(self, seq: int, problem: str, en: str, zh: str) -> None:
+        self.result.problems += 1
+        if self.result.ok:
+            self.result.ok = False
+            self.result.first_broken_seq, self.result.problem = seq, problem
+            self.result.reason, self.result.reason_zh = en, zh
+
+    def check_row(self, row: sa.Row) -> None:
+        self.result.events += 1
+        seq = row.seq
+        if seq > self.expected_seq:
+            missing = (
+                f"{self.expected_seq}" if seq == self.expected_seq + 1 else f"{self.expected_seq}..{seq - 1}"
+            )
+            self.fail(
+                self.expected_seq,
+                "missing_seq",
+                f"missing seq {missing}: the sequence jumps from {self.expected_seq - 1} to {seq} (row deleted)",
+                f"缺少序号 {missing}：序号从 {self.expected_seq - 1} 跳到 {seq}（审计记录被删除）",
+            )
+        elif seq < self.expected_seq:
+            self.fail(
+                seq,
+                "bad_row",
+                f"seq {seq}: sequence numbers must start at 1",
+                f"序号 {seq}：序号必须从 1 开始",
+            )
+        recomputed = row_hash_v1(
+            row.seq, row.occurred_at, row.actor, row.org_code, row.role, row.token_id, row.case_ref, row.purpose,
+            row.action, row.params, row.row_count, row.result_sha256, row.client_addr, row.prev_hash,
+        )  # fmt: skip
+        if row.layout_version != LAYOUT_VERSION:
+            self.fail(
+                seq, "bad_row", f"seq {seq}: unknown layout version {row.layout_version}",
+                f"序号 {seq}：未知的哈希布局版本 {row.layout_version}",
+            )  # fmt: skip
+        elif recomputed != row.hash:
+            self.fail(
+                seq,
+                "hash_mismatch",
+                f"hash mismatch at seq {seq}: the row's fields no longer give its recorded hash (row changed)",
+                f"序号 {seq} 哈希不符：该行内容与记录的哈希不一致（记录被篡改）",
+            )
+        elif row.prev_hash != self.prev_hash:
+            # The row is consistent with itself, so the row before it was rewritten (or this one replaced).
+            before = self.prev_seq if self.prev_seq is not None else seq
+            self.fail(
+                before,
+                "broken_link",
+                f"broken link between seq {self.prev_seq} and seq {seq}: seq {seq} records prev_hash "
+                f"{row.prev_hash[:12]}… but seq {self.prev_seq} hashes to {self.prev_hash[:12]}… "
+                f"(seq {before} was rewritten)",
+                f"序号 {self.prev_seq} 与 {seq} 之间链接断开：序号 {seq} 记录的前一哈希与序号 {self.prev_seq} "
+                f"的哈希不一致（序号 {before} 被改写）",
+            )
+        self.expected_seq = seq + 1
+        self.prev_hash = row.hash
+        self.prev_seq = seq
+
+    def check_head(self, head_seq: int, head_hash: str) -> None:
+        self.result.head_seq, self.result.head_hash = head_seq, head_hash
+        last_seq = self.expected_seq - 1
+        if head_seq > last_seq:
+            missing = f"{last_seq + 1}" if head_seq == last_seq + 1 else f"{last_seq + 1}..{head_seq}"
+            self.fail(
+                last_seq + 1,
+                "head_mismatch",
+                f"head mismatch: the chain head is at seq {head_seq} but the last row is seq {last_seq} "
+                f"(missing seq {missing}: rows deleted at the end)",
+                f"链头不符：链头序号为 {head_seq}，但最后一行序号为 {last_seq}（缺少序号 {missing}，末尾记录被删除）",
+            )
+        elif head_seq < last_seq:
+            self.fail(
+                head_seq + 1,
+                "head_mismatch",
+                f"head mismatch: rows after seq {head_seq} (up to {last_seq}) were not written by audit.append()",
+                f"链头不符：序号 {head_seq} 之后的记录（至 {last_seq}）不是经 audit.append() 写入的",
+            )
+        elif head_hash != self.prev_hash:
+            self.fail(
+                last_seq,
+                "head_mismatch",
+                f"head mismatch: the chain head's hash differs from seq {last_seq}'s hash (last row rewritten)",
+                f"链头不符：链头哈希与序号 {last_seq} 的哈希不一致（最后一行被改写）",
+            )
+
+
+def verify_chain(engine: sa.Engine, *, batch_size: int = 5000) -> VerifyResult:
+    """Recompute every hash, check every link, gap-free seq from 1 and the chain head, in one snapshot."""
+    checker = _ChainChecker()
+    with engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        with conn.begin():
+            head = conn.execute(sa.text("SELECT seq, hash FROM audit.chain_head WHERE id = 1")).one()
+            rows = conn.execution_options(stream_results=True, yield_per=batch_size).execute(
+                sa.text(f"SELECT {_EVENT_COLUMNS} FROM audit.event ORDER BY seq")
+            )
+            for row in rows:
+                checker.check_row(row)
+    checker.check_head(head.seq, head.hash)
+    return checker.result
+
+
+def tail(engine: sa.Engine, n: int = 20) -> list[dict[str, Any]]:
+    """The last n events, oldest first, as plain dicts (needs a role that may read audit.event)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                f"SELECT * FROM (SELECT {_EVENT_COLUMNS} FROM audit.event ORDER BY seq DESC LIMIT :n) t ORDER BY seq"
+            ),
+            {"n": n},
+        ).mappings()
+        return [
+            {
+                **row,
+                "occurred_at": format_time(row["occurred_at"]),
+                "token_id": row["token_id"] and str(row["token_id"]),
+            }
+            for row in rows
+        ]
