@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     holidays_file: Path | None = Field(default=None, description="Operator holiday table (YAML); default home/holidays.yaml")
     api_host: str = "127.0.0.1"
     api_port: int = 8600
+    airflow_port: int = Field(default=8680, description="Airflow api-server port (127.0.0.1); its log servers use the next two ports.")
+    receiver_port: int = Field(default=8700, description="Port of the member-unit receiver stand-in that `ggzy run` starts.")
     public_base_url: str | None = Field(default=None, description="Base URL of the hub API as member units see it.")
     secret_key: str | None = Field(
         default=None, description="Key for keyed hashes of personal IDs and encryption; default: generated under home."
