@@ -6,7 +6,7 @@ import os
 
 import typer
 
-from ggzy.commands import airflow, audit, calendar, db, delivery, ingest, profile, standins, units, users
+from ggzy.commands import airflow, api, audit, calendar, db, delivery, ingest, profile, standins, units, users
 from ggzy.commands.run import demo_command, run_command
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
@@ -29,6 +29,7 @@ app.add_typer(users.app, name="users")
 app.add_typer(audit.app, name="audit")
 app.add_typer(standins.app, name="standins")
 app.add_typer(airflow.app, name="airflow")
+app.add_typer(api.app, name="api")
 app.add_typer(calendar.app, name="calendar")
 app.add_typer(profile.app, name="profile")
 app.command("run")(run_command)

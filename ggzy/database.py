@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from pathlib import Path
 
@@ -47,6 +48,9 @@ def stop_embedded(settings: Settings | None = None) -> bool:
     if not pid_file.exists():
         return False
     server = _embedded_server(settings)
+    # pgserver stops only when the last registered handle leaves; handles of processes that died without
+    # running atexit (killed, or uvicorn re-raising SIGTERM) stay listed, so this call is made the last one.
+    server.global_process_id_list.put([os.getpid()])
     server.cleanup_mode = "stop"
     server.cleanup()
     return True
@@ -145,3 +149,13 @@ def migrate(settings: Settings | None = None, revision: str = "head") -> None:
     cfg.set_main_option("sqlalchemy.url", warehouse_url(settings).replace("%", "%%"))
     cfg.attributes["settings"] = settings
     command.upgrade(cfg, revision)
+    set_api_role_password(settings)
+
+
+def set_api_role_password(settings: Settings) -> None:
+    """Give the API role its derived password, so it can log in over TCP on servers that ask for one."""
+    from psycopg2.extensions import QuotedString
+
+    password = QuotedString(api_role_password(settings)).getquoted().decode()
+    with engine(settings).begin() as conn:
+        conn.execute(sa.text(f"ALTER ROLE {API_ROLE} PASSWORD {password}"))

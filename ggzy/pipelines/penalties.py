@@ -27,7 +27,7 @@ import shutil
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +39,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from ggzy import database
+from ggzy.delivery.outbox import acknowledgement_due, enqueue_batch
 from ggzy.errors import HubError
+from ggzy.jurisdictions import load_profile
 from ggzy.settings import Settings, get_settings
+from quality.rules import CATEGORY_SEPARATORS, UNSPLIT_CATEGORY
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +112,7 @@ def _land(engine: Engine, settings: Settings, data: bytes, filename: str, source
         ).mappings().first()
         if row is not None:
             return dict(row), True
-        received = datetime.now(timezone.utc)
+        received = datetime.now(UTC)
         raw_path, parquet_path = _raw_paths(settings, sha256, filename, received)
         _write_atomically(raw_path, data)
         row = conn.execute(
@@ -166,7 +169,6 @@ def _fill_from_submitter(parsed, submitted_by: str | None, settings: Settings) -
     table = parsed.canonical
     if parsed.source_format != "legacy" or not submitted_by:
         return table
-    from ggzy.jurisdictions import load_profile
 
     try:
         unit = load_profile(settings.jurisdiction).unit(submitted_by)
@@ -176,7 +178,8 @@ def _fill_from_submitter(parsed, submitted_by: str | None, settings: Settings) -
     for name, value in fills.items():
         idx = table.schema.get_field_index(name)
         column = table.column(idx)
-        empty = pc.or_(pc.is_null(column), pc.equal(column, ""))
+        # fill_null first: a comparison with a null cell is null, and if_else would keep the null.
+        empty = pc.fill_null(pc.equal(column, ""), True)
         table = table.set_column(idx, name, pc.if_else(empty, pa.scalar(value, pa.string()), column))
     parsed.notes.append(f"legacy: authority/data-source codes taken from the submitting unit {submitted_by}")
     return table
@@ -316,6 +319,14 @@ def _nz(col: str) -> str:
     return f"nullif(btrim(s.{col}), '')"
 
 
+# The SQL twin of quality.rules.split_penalty_categories: the one category whose name contains 、
+# is shielded before splitting, so the merge stores exactly the items the vocabulary rule checked.
+CATEGORIES_SQL = (
+    f"ARRAY(SELECT replace(btrim(item), chr(1), '{UNSPLIT_CATEGORY}') FROM unnest(regexp_split_to_array("
+    f"replace(btrim(s.cf_cflb), '{UNSPLIT_CATEGORY}', chr(1)), '{CATEGORY_SEPARATORS}')) WITH ORDINALITY AS t(item, n)"
+    " WHERE btrim(item) <> '' ORDER BY n)"
+)
+
 # Staging text -> typed core columns. One place, read by the merge below.
 READY_SELECT = f"""
 SELECT s.source_row,
@@ -337,7 +348,7 @@ SELECT s.source_row,
        {_nz('cf_wfxw')} AS violation_type,
        {_nz('cf_sy')} AS violation_facts,
        {_nz('cf_yj')} AS legal_basis,
-       array_remove(regexp_split_to_array(btrim(s.cf_cflb), '\\s*[;；,，、]\\s*'), '') AS penalty_categories,
+       {CATEGORIES_SQL} AS penalty_categories,
        {_nz('cf_nr')} AS penalty_content,
        round(({_nz('cf_nr_fk')})::numeric * 10000, 2) AS fine_yuan,
        round(({_nz('cf_nr_wfff')})::numeric * 10000, 2) AS confiscation_yuan,
@@ -385,7 +396,7 @@ DOCUMENT = (
 )
 
 
-def _merge(conn: Connection, batch_id: str, ack_days: int | None) -> dict[str, int]:
+def _merge(conn: Connection, batch_id: str, ack_due: date | None) -> dict[str, int]:
     """Merge the batch's passing rows; returns inserted/updated/duplicate counts and enqueues events."""
     conn.execute(sa.text(f"CREATE TEMP TABLE _ready ON COMMIT DROP AS {READY_SELECT}"), {"batch": batch_id})
     conn.execute(sa.text("ALTER TABLE _ready ADD COLUMN content_hash text"))
@@ -440,30 +451,8 @@ def _merge(conn: Connection, batch_id: str, ack_days: int | None) -> dict[str, i
         ),
         {"batch": batch_id},
     )
-    _enqueue_batch_events(conn, batch_id, ack_days)
+    enqueue_batch(conn, batch_id, ack_due=ack_due)
     return {"inserted": inserted, "updated": updated, "duplicate": duplicate}
-
-
-def _enqueue_batch_events(conn: Connection, batch_id: str, ack_days: int | None) -> None:
-    """One outbox row per member unit for every event of the batch, in the merge's transaction."""
-    from ggzy.workdays import add_working_days
-
-    due = add_working_days(date.today(), ack_days) if ack_days else None
-    conn.execute(
-        sa.text(
-            "INSERT INTO delivery.outbox (event_id, unit_code, status, ack_due)"
-            " SELECT e.id, u.code, CASE WHEN u.status = 'active' THEN 'pending' ELSE 'disabled' END, :due"
-            " FROM delivery.event e CROSS JOIN delivery.member_unit u WHERE e.batch_id = :batch"
-            " ORDER BY e.id, u.code"
-        ),
-        {"batch": batch_id, "due": due},
-    )
-
-
-def _ack_days(settings: Settings) -> int | None:
-    from ggzy.jurisdictions import load_profile
-
-    return load_profile(settings.jurisdiction).deadlines.get("penalty_acknowledgement")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -528,13 +517,13 @@ def ingest_bytes(
 
         with _timed(timings, "validate"):
             outcome = validate_penalty_batch(engine, batch_id)
-        ack_days = _ack_days(settings)
+        ack_due = acknowledgement_due(profile=load_profile(settings.jurisdiction))
 
         with _timed(timings, "merge"), engine.begin() as conn:
             conn.execute(sa.text("DELETE FROM quality.quarantine_row WHERE batch_id = :b"), {"b": batch_id})
             quarantined = _quarantine(conn, batch_id, parsed, outcome, kept)
             _side_tables(conn, settings, kept, outcome)
-            merged = _merge(conn, batch_id, ack_days)
+            merged = _merge(conn, batch_id, ack_due)
             warned = conn.scalar(
                 sa.text("SELECT count(*) FROM core.penalty_decision WHERE last_batch_id = :b AND warnings <> '{}'"),
                 {"b": batch_id},
