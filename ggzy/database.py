@@ -138,7 +138,7 @@ def migrations_dir() -> Path:
     return Path(schemas.__file__).parent / "migrations"
 
 
-def migrate(settings: Settings | None = None, revision: str = "head") -> None:
+def migrate(settings: Settings | None = None, revision: str = "heads") -> None:
     """Bring the warehouse schema to `revision` with Alembic."""
     from alembic import command
     from alembic.config import Config
