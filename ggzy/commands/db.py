@@ -40,7 +40,7 @@ def url(airflow: bool = typer.Option(False, "--airflow", help="Print Airflow's m
 
 
 @app.command()
-def migrate(revision: str = typer.Argument("head", help="Alembic revision to upgrade to.")) -> None:
+def migrate(revision: str = typer.Argument("heads", help="Alembic revision to upgrade to (default: every head).")) -> None:
     """Apply the warehouse migrations (Alembic) up to REVISION."""
     settings = get_settings()
     database.migrate(settings, revision)
