@@ -8,6 +8,7 @@ import typer
 
 from ggzy.commands import airflow, api, audit, calendar, db, delivery, ingest, profile, standins, units, users
 from ggzy.commands.run import demo_command, run_command
+from ggzy.commands.screen import screen_command
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
@@ -34,6 +35,7 @@ app.add_typer(calendar.app, name="calendar")
 app.add_typer(profile.app, name="profile")
 app.command("run")(run_command)
 app.command("demo")(demo_command)
+app.command("screen")(screen_command)
 
 
 def main() -> None:
