@@ -16,9 +16,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 from api.errors import audit_unavailable
+from api.ratelimit import rate_limited
 from ggzy import audit, database
 from ggzy.auth import Principal, authenticate
 from ggzy.errors import HubError
+from ggzy.library import LibraryReader
 from ggzy.settings import Settings
 
 log = logging.getLogger("ggzy.api")
@@ -74,6 +76,9 @@ def get_principal(
         log.exception("authentication or its audit append failed")
         raise audit_unavailable() from None
     request.state.principal = principal
+    limiter = getattr(request.app.state, "rate_limiter", None)
+    if limiter is not None and (wait := limiter.take(principal.token_id)):
+        raise rate_limited(wait, limiter)  # logged like any refusal of an authenticated caller
     return principal
 
 
@@ -240,9 +245,22 @@ def audited(*roles: str) -> Callable[..., AuditedRequest]:
     return dependency
 
 
+def get_library(request: Request) -> LibraryReader:
+    """The library reader pools of this app (ggzy_sql login, one pool per sharing scope)."""
+    state = request.app.state
+    if getattr(state, "library", None) is None:
+        state.library = LibraryReader(state.settings, get_api_engine(request))
+    return state.library
+
+
+LibraryDep = Annotated[LibraryReader, Depends(get_library)]
+
 READER_ROLES = ("oversight", "member", "admin")
 PenaltyReader = Annotated[AuditedRequest, Depends(audited(*READER_ROLES))]
 MemberUnitCaller = Annotated[AuditedRequest, Depends(audited("member"))]
 SubmissionCaller = Annotated[AuditedRequest, Depends(audited("member", "engineer", "admin"))]
 EngineerCaller = Annotated[AuditedRequest, Depends(audited("engineer", "admin"))]
 DeliveryReportCaller = Annotated[AuditedRequest, Depends(audited("admin", "engineer", "oversight"))]
+LibraryCaller = Annotated[AuditedRequest, Depends(audited("oversight", "member", "admin"))]
+UnmaskCaller = Annotated[AuditedRequest, Depends(audited("oversight"))]
+AuditLogCaller = Annotated[AuditedRequest, Depends(audited("admin", "oversight"))]

@@ -39,15 +39,18 @@ _DESCRIPTIONS = {
     403: "角色无权访问 The token's role or organisation may not call this endpoint",
     404: "不存在 Not found",
     409: "与已有记录冲突 Conflict, e.g. a receipt naming a different document hash",
+    408: "查询超时被终止 The SQL statement ran past its timeout and was cancelled",
     413: "上传文件过大 Upload larger than GGZY_UPLOAD_MAX_BYTES",
     422: "参数校验失败 A parameter failed validation",
+    429: "请求过于频繁（按令牌限流），见 Retry-After Too many requests for this token; see Retry-After",
     503: "审计日志不可写，未返回数据 The audit log could not be written, so no data was returned (fail closed)",
 }
 
 
 def error_responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` entries for the given error status codes, all with the ErrorBody schema."""
-    return {code: {"model": ErrorBody, "description": _DESCRIPTIONS[code]} for code in status_codes}
+    """OpenAPI `responses` for the given error codes plus 429 (every /v1 call is rate limited), as ErrorBody."""
+    codes = sorted({*status_codes, 429})
+    return {code: {"model": ErrorBody, "description": _DESCRIPTIONS[code]} for code in codes}
 
 
 def audit_unavailable() -> HubError:
@@ -95,7 +98,8 @@ def _http_error(exc: StarletteHTTPException) -> HubError:
 
 def hub_error_response(error: HubError) -> JSONResponse:
     """The JSON response for a HubError (401s carry WWW-Authenticate: Bearer)."""
-    headers = {"WWW-Authenticate": "Bearer"} if error.status_code == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if error.status_code == 401 else {}
+    headers.update(getattr(error, "headers", None) or {})  # e.g. Retry-After on 429
     return JSONResponse(jsonable_encoder(error.to_dict()), status_code=error.status_code, headers=headers)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -292,3 +292,152 @@ def mask_personal_ids(value: Any) -> Any:
         else:
             masked[key] = mask_personal_ids(item)
     return masked
+
+
+# ---------------------------------------------------------------- oversight channel (issue 5)
+
+
+class LibraryColumn(BaseModel):
+    """One column of a library view."""
+
+    name: str
+    type: str = Field(description="PostgreSQL 类型 / PostgreSQL type")
+    comment: str | None = Field(description="中英文说明 / Chinese and English description")
+
+
+class LibraryView(BaseModel):
+    """One read-only view of the oversight library."""
+
+    name: str = Field(description="视图名（library 模式）/ view name in schema library")
+    comment: str | None
+    columns: list[LibraryColumn]
+
+
+class LibraryCatalog(BaseModel):
+    """Every library view the caller may read, documented column by column."""
+
+    views: list[LibraryView]
+
+
+class LibraryRows(BaseModel):
+    """A page of one library view's rows."""
+
+    view: str
+    items: list[dict[str, Any]]
+    paging: Paging
+
+
+class BilingualNote(BaseModel):
+    """A note in Chinese and English."""
+
+    zh: str
+    en: str
+
+
+class ProfileSection(BaseModel):
+    """One section of an entity profile; absent datasets are empty with a note."""
+
+    available: bool = Field(description="数据集是否已接入 / whether the dataset is in the hub")
+    items: list[dict[str, Any]]
+    truncated: bool = Field(description="是否超过每节上限被截断 / cut at the per-section cap")
+    note: BilingualNote | None = None
+
+
+class EntityProfile(BaseModel):
+    """Everything the library holds about one market entity (by USCC)."""
+
+    uscc: str
+    names: list[str] = Field(description="记录中出现的名称 / names the entity appears under")
+    sections: dict[str, ProfileSection] = Field(
+        description="penalties, bids, wins, restrictions, alerts, co_bidders"
+    )
+
+
+class SqlRequest(BaseModel):
+    """One read-only SQL query over the library views."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sql: str = Field(
+        min_length=1, max_length=20_000, description="一条 SELECT 语句 / exactly one SELECT statement"
+    )
+    max_rows: int = Field(1000, ge=1, le=10_000, description="最多返回行数 / row cap (max 10000)")
+    timeout_ms: int = Field(10_000, ge=100, le=30_000, description="语句超时毫秒 / statement timeout in ms")
+
+
+class SqlColumn(BaseModel):
+    """A result column."""
+
+    name: str
+    type: str
+
+
+class SqlResultBody(BaseModel):
+    """The rows of a SQL query, capped at max_rows."""
+
+    columns: list[SqlColumn]
+    rows: list[list[Any]]
+    row_count: int
+    truncated: bool = Field(description="结果超过 max_rows 被截断 / more rows existed than max_rows")
+    sql_sha256: str = Field(description="所执行 SQL 文本的 sha256 / sha256 of the SQL text run")
+
+
+class UnmaskRequest(BaseModel):
+    """Which personal ID number to reveal, for the case in X-Case-Ref."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    penalty_id: int = Field(ge=1, le=2**63 - 1, description="处罚决定记录编号 / penalty decision record id")
+    field: Literal["party_id", "legal_rep_id"] = Field(
+        description="party_id 行政相对人证件号 | legal_rep_id 法定代表人证件号 / which ID number"
+    )
+
+
+class UnmaskResult(BaseModel):
+    """The revealed ID number (never cached; the request is its own audit event)."""
+
+    penalty_id: int
+    field: str
+    id_type: str | None
+    id_number: str
+
+
+class AuditEvent(BaseModel):
+    """One row of the hash-chained audit log."""
+
+    model_config = ConfigDict(extra="allow")
+
+    seq: int
+    occurred_at: datetime
+    actor: str | None
+    org_code: str | None
+    role: str | None
+    case_ref: str | None
+    purpose: str | None
+    action: str
+    params: str | None
+    row_count: int | None
+    result_sha256: str | None
+    client_addr: str | None
+    hash: str
+
+
+class AuditEventPage(BaseModel):
+    """Audit events after a sequence number, oldest first."""
+
+    items: list[AuditEvent]
+    next_after: int = Field(description="下次请求的 after / pass as `after` next time")
+
+
+class AuditCheckpoint(BaseModel):
+    """The audit chain head signed with the hub's ed25519 key (verify with `ggzy audit verify --checkpoint`)."""
+
+    format: str
+    seq: int = Field(description="最新序号 / latest sequence number")
+    hash: str = Field(description="该行哈希 / that row's hash")
+    created_at: str
+    database: str
+    public_key: str = Field(description="ed25519 公钥（base64）/ public key, base64 of 32 raw bytes")
+    signature: str = Field(
+        description="ed25519 签名（base64）/ signature over the canonical JSON of the other fields"
+    )

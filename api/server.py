@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 from types import TracebackType
+from typing import Any
 
 from ggzy.settings import Settings
 
@@ -15,8 +16,9 @@ START_TIMEOUT_SECONDS = 20.0
 class BackgroundAPI:
     """The real API (uvicorn + create_app) in a daemon thread on a free loopback port; a context manager."""
 
-    def __init__(self, settings: Settings, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, settings: Settings, host: str = "127.0.0.1", port: int = 0, app: Any = None) -> None:
         self.settings = settings
+        self.app = app  # an already built ASGI app (benchmarks, tests with other limits); default create_app
         self.host = host
         self.port = port
         self._server = None
@@ -38,7 +40,8 @@ class BackgroundAPI:
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((self.host, self.port))
         self.port = self._sock.getsockname()[1]
-        config = uvicorn.Config(create_app(self.settings), log_level="warning", lifespan="on")
+        app = self.app if self.app is not None else create_app(self.settings)
+        config = uvicorn.Config(app, log_level="warning", lifespan="on")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True, name="hub-api"

@@ -7,12 +7,15 @@ bytes in Python so the verifier does not trust the database's own function.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import os
 import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -135,6 +138,7 @@ class VerifyResult:
     problems: int = 0
     head_seq: int = 0
     head_hash: str = GENESIS_HASH
+    captured_hash: str | None = None  # the hash of the row asked for with capture_seq (checkpoints)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for JSON output."""
@@ -149,6 +153,7 @@ class _ChainChecker:
         self.expected_seq = 1
         self.prev_hash = GENESIS_HASH
         self.prev_seq: int | None = None
+        self.capture_seq: int | None = None
 
     def fail(self, seq: int, problem: str, en: str, zh: str) -> None:
         self.result.problems += 1
@@ -205,6 +210,8 @@ class _ChainChecker:
                 f"序号 {self.prev_seq} 与 {seq} 之间链接断开：序号 {seq} 记录的前一哈希与序号 {self.prev_seq} "
                 f"的哈希不一致（序号 {before} 被改写）",
             )
+        if seq == self.capture_seq:
+            self.result.captured_hash = row.hash
         self.expected_seq = seq + 1
         self.prev_hash = row.hash
         self.prev_seq = seq
@@ -237,9 +244,12 @@ class _ChainChecker:
             )
 
 
-def verify_chain(engine: sa.Engine, *, batch_size: int = 5000) -> VerifyResult:
+def verify_chain(
+    engine: sa.Engine, *, batch_size: int = 5000, capture_seq: int | None = None
+) -> VerifyResult:
     """Recompute every hash, check every link, gap-free seq from 1 and the chain head, in one snapshot."""
     checker = _ChainChecker()
+    checker.capture_seq = capture_seq
     with engine.connect() as conn:
         conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
         with conn.begin():
@@ -270,3 +280,107 @@ def tail(engine: sa.Engine, n: int = 20) -> list[dict[str, Any]]:
             }
             for row in rows
         ]
+
+
+# ---------------------------------------------------------------- signed checkpoints
+
+CHECKPOINT_FORMAT = "ggzy-audit-checkpoint/1"
+SIGNING_KEY_FILE = "audit-ed25519.pem"
+
+
+def signing_key(home: Path) -> Any:
+    """The hub's ed25519 key under home/keys (created once, mode 0600), used to sign checkpoints."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    path = home / "keys" / SIGNING_KEY_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pem = Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another process made it first; read theirs
+        else:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(pem)
+    return serialization.load_pem_private_key(path.read_bytes(), password=None)
+
+
+def public_key_text(key: Any) -> str:
+    """An ed25519 public key as base64 of its 32 raw bytes."""
+    from cryptography.hazmat.primitives import serialization
+
+    public = key.public_key() if hasattr(key, "public_key") else key
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return base64.b64encode(raw).decode()
+
+
+def _checkpoint_message(body: Mapping[str, Any]) -> bytes:
+    """The signed bytes: canonical JSON of every field except the signature."""
+    return canonical_json({k: v for k, v in body.items() if k != "signature"}).encode("utf-8")
+
+
+def make_checkpoint(engine: sa.Engine, home: Path) -> dict[str, Any]:
+    """The chain head (latest seq and hash) with time, database and public key, signed with the hub's key."""
+    key = signing_key(home)
+    with engine.connect() as conn:
+        head = conn.execute(sa.text("SELECT seq, hash FROM audit.head()")).one()
+        database = conn.scalar(sa.text("SELECT current_database()"))
+    body: dict[str, Any] = {
+        "format": CHECKPOINT_FORMAT,
+        "seq": int(head.seq),
+        "hash": head.hash,
+        "created_at": format_time(datetime.now(UTC)),
+        "database": database,
+        "public_key": public_key_text(key),
+    }
+    body["signature"] = base64.b64encode(key.sign(_checkpoint_message(body))).decode()
+    return body
+
+
+def verify_with_checkpoint(
+    engine: sa.Engine, checkpoint: Mapping[str, Any], *, trusted_public_key: str | None = None
+) -> VerifyResult:
+    """verify_chain, then prove the log still holds the checkpoint's row: signature, seq present, same hash."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    seq = int(checkpoint.get("seq", -1))
+    result = verify_chain(engine, capture_seq=seq)
+
+    def fail(problem: str, en: str, zh: str) -> VerifyResult:
+        result.problems += 1
+        if result.ok:
+            result.ok, result.first_broken_seq, result.problem = False, seq, problem
+            result.reason, result.reason_zh = en, zh
+        return result
+
+    public = trusted_public_key or str(checkpoint.get("public_key", ""))
+    if trusted_public_key and checkpoint.get("public_key") != trusted_public_key:
+        return fail("checkpoint_key", "checkpoint was signed with a different key than the trusted hub key",
+                    "检查点的签名公钥与可信的中心公钥不一致")  # fmt: skip
+    try:
+        Ed25519PublicKey.from_public_bytes(base64.b64decode(public)).verify(
+            base64.b64decode(str(checkpoint.get("signature", ""))), _checkpoint_message(checkpoint)
+        )
+    except (InvalidSignature, ValueError):
+        return fail("checkpoint_signature", "checkpoint signature is invalid (file altered or not signed by the hub)",
+                    "检查点签名无效（文件被改动或不是本中心签发）")  # fmt: skip
+    if checkpoint.get("format") != CHECKPOINT_FORMAT:
+        return fail("checkpoint_format", f"unknown checkpoint format {checkpoint.get('format')!r}",
+                    f"未知的检查点格式 {checkpoint.get('format')!r}")  # fmt: skip
+    if seq == 0:
+        return result
+    if result.captured_hash is None:
+        return fail("checkpoint_missing_row",
+                    f"checkpoint seq {seq} is no longer in the log (chain truncated or rewritten after the checkpoint)",
+                    f"检查点序号 {seq} 已不在日志中（检查点之后日志被截断或重写）")  # fmt: skip
+    if result.captured_hash != checkpoint.get("hash"):
+        return fail("checkpoint_mismatch",
+                    f"seq {seq} now hashes to {result.captured_hash[:12]}… but the signed checkpoint says "
+                    f"{str(checkpoint.get('hash'))[:12]}… (the log was rewritten after the checkpoint)",
+                    f"序号 {seq} 的哈希与签名检查点不一致（检查点之后日志被重写）")  # fmt: skip
+    return result

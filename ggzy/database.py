@@ -98,11 +98,16 @@ def api_url(settings: Settings | None = None) -> str:
     return url.render_as_string(hide_password=False)
 
 
-def api_role_password(settings: Settings) -> str:
-    """The API role's password, derived from the hub secret so every process agrees on it."""
+def role_password(settings: Settings, purpose: bytes) -> str:
+    """A login role's password, derived from the hub secret so every process agrees on it."""
     import hashlib
 
-    return hashlib.sha256(b"ggzy-api-role:" + settings.hub_secret()).hexdigest()[:32]
+    return hashlib.sha256(purpose + b":" + settings.hub_secret()).hexdigest()[:32]
+
+
+def api_role_password(settings: Settings) -> str:
+    """The API role's password (see role_password)."""
+    return role_password(settings, b"ggzy-api-role")
 
 
 _engines: dict[tuple[str, int], Engine] = {}
@@ -149,13 +154,16 @@ def migrate(settings: Settings | None = None, revision: str = "heads") -> None:
     cfg.set_main_option("sqlalchemy.url", warehouse_url(settings).replace("%", "%%"))
     cfg.attributes["settings"] = settings
     command.upgrade(cfg, revision)
-    set_api_role_password(settings)
+    from ggzy.library import SQL_ROLE, sql_role_password
+
+    set_role_password(settings, API_ROLE, api_role_password(settings))
+    set_role_password(settings, SQL_ROLE, sql_role_password(settings))
 
 
-def set_api_role_password(settings: Settings) -> None:
-    """Give the API role its derived password, so it can log in over TCP on servers that ask for one."""
+def set_role_password(settings: Settings, role: str, password: str) -> None:
+    """Give a login role its derived password, so it can log in over TCP on servers that ask for one."""
     from psycopg2.extensions import QuotedString
 
-    password = QuotedString(api_role_password(settings)).getquoted().decode()
+    quoted = QuotedString(password).getquoted().decode()
     with engine(settings).begin() as conn:
-        conn.execute(sa.text(f"ALTER ROLE {API_ROLE} PASSWORD {password}"))
+        conn.execute(sa.text(f"ALTER ROLE {role} PASSWORD {quoted}"))

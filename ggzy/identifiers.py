@@ -102,6 +102,15 @@ def mask_id_number(number: str | None) -> str | None:
     return number[:4] + "*" * (len(number) - 8) + number[-4:]
 
 
+def personal_id_cipher(key: bytes):
+    """The Fernet cipher that keeps personal ID numbers in protected.personal_id (derived from the hub secret)."""
+    import base64
+
+    from cryptography.fernet import Fernet
+
+    return Fernet(base64.urlsafe_b64encode(hashlib.sha256(b"ggzy-personal-id:" + key).digest()))
+
+
 def keyed_hash(value: str, key: bytes) -> str:
     """HMAC-SHA256 of an identifier, so records can be matched without storing the number."""
     return hmac.new(key, value.strip().upper().encode(), hashlib.sha256).hexdigest()
