@@ -124,3 +124,148 @@ def members_config_command(
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(config, fh, ensure_ascii=False, indent=2)
     typer.echo(str(path))
+
+
+# --- exchange (exchange-centre stand-in: a seeded year of trading data in the national spec) -----
+
+exchange_app = typer.Typer(
+    help=(
+        "交易中心模拟 Exchange-centre stand-in: a seeded, synthetic year of one city's public-resource trading "
+        "in the national data spec (500-519, 9010, 9011, 302/303, 402, 404), with planted collusion rings "
+        "and data faults. Serve it over HTTP, seed it into MariaDB/PostgreSQL, or drop it as files."
+    ),
+    no_args_is_help=True,
+)
+app.add_typer(exchange_app, name="exchange")
+
+
+def _exchange_year(seed: int, sections: int, year: int, region: str, clock: str) -> object:
+    from standins.exchange_centre import TradingYear
+
+    return TradingYear(seed=seed, sections=sections, year=year, region_code=region, clock=clock or None)
+
+
+_SEED = typer.Option(0, "--seed", help="随机种子 / seed: the same seed gives the same records.")
+_SECTIONS = typer.Option(2000, "--sections", min=1, help="标段数 / sections (~10 bids each; 97000 ≈ 1M bids).")
+_YEAR = typer.Option(2025, "--year", help="交易年度 / the calendar year generated.")
+_REGION = typer.Option("410800", "--region", help="行政区划代码 / GB/T 2260 code of the city (default 焦作 410800).")
+_CLOCK = typer.Option(
+    "", "--clock", help="模拟时钟 / only records with DATA_TIMESTAMP <= this yyyyMMddHHmmss are visible (default all)."
+)
+_CODES = typer.Option("", "--datasets", help="数据集 / comma-separated dataset numbers (default all), e.g. 507,519.")
+
+
+def _codes(text: str) -> list[str] | None:
+    return [c.strip() for c in text.split(",") if c.strip()] or None
+
+
+@exchange_app.command("serve")
+def exchange_serve_command(
+    port: int = typer.Option(8710, "--port", help="监听端口 / port on 127.0.0.1 (0: any free port)."),
+    seed: int = _SEED,
+    sections: int = _SECTIONS,
+    year: int = _YEAR,
+    region: str = _REGION,
+    clock: str = _CLOCK,
+    api_key: str = typer.Option("standin-key", "--api-key", help="X-Api-Key the clients must send."),
+    index: str = typer.Option("", "--index", help="SQLite index file to build or reuse (default: a temp file)."),
+) -> None:
+    """运行交易中心接口 Serve the centre's paginated API until Ctrl-C.
+
+    Example: ggzy standins exchange serve --port 8710 --seed 1 --sections 2000 --clock 20250701000000
+
+    Then: curl -H 'X-Api-Key: standin-key' 'http://127.0.0.1:8710/api/v1/datasets/507?limit=100&since=20250301000000'
+    (follow next_cursor); curl -X POST -d '{"days": 30}' http://127.0.0.1:8710/control/advance moves the clock;
+    curl -X POST -d '{"after_records": 50}' http://127.0.0.1:8710/control/fail drops the next response mid-way once.
+    """
+    from rich.console import Console
+
+    from standins.exchange_centre import ExchangeCentreServer
+
+    trading_year = _exchange_year(seed, sections, year, region, clock)
+    console = Console(stderr=True)
+    console.print(f"[yellow]building the index of {sections} sections (seed {seed})…[/]")
+    server = ExchangeCentreServer(trading_year, port=port, api_key=api_key, index_path=index or None)  # type: ignore[arg-type]
+
+    def ready(url: str) -> None:
+        counts = {d["code"]: d["count"] for d in server.list_datasets()}
+        console.print(f"[green]exchange-centre stand-in[/] on {url} · key {api_key!r} · clock "
+                      f"{trading_year.clock or 'all visible'} · bids {counts['507']} · Ctrl-C stops")  # type: ignore[attr-defined]  # fmt: skip
+
+    def stop_on_term(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM stops cleanly too (the temporary index is removed)
+
+    import signal
+
+    signal.signal(signal.SIGTERM, stop_on_term)
+    server.serve_forever(on_ready=ready)
+
+
+@exchange_app.command("seed-db")
+def exchange_seed_db_command(
+    url: str = typer.Argument(..., help="SQLAlchemy URL, e.g. mysql+pymysql://root@127.0.0.1:3306/exchange"),
+    seed: int = _SEED,
+    sections: int = _SECTIONS,
+    year: int = _YEAR,
+    region: str = _REGION,
+    clock: str = _CLOCK,
+    datasets: str = _CODES,
+    append: bool = typer.Option(False, "--append", help="只追加新记录 / keep tables, add rows newer than their max DATA_TIMESTAMP."),
+) -> None:
+    """写入中心数据库 Create spec tables (TENDER_LIST, …) in MariaDB or PostgreSQL and load the year.
+
+    Example: ggzy standins exchange seed-db mysql+pymysql://root@127.0.0.1:3306/exchange --sections 500
+    Example: ggzy standins exchange seed-db postgresql+psycopg2://postgres@127.0.0.1:5432/exchange --datasets 507,519
+    The database is created when missing. Prints rows written per dataset as JSON.
+    """
+    import json
+
+    from standins.exchange_centre import seed_database
+
+    trading_year = _exchange_year(seed, sections, year, region, clock)
+    counts = seed_database(url, trading_year, _codes(datasets), replace=not append, create_database=True)  # type: ignore[arg-type]
+    typer.echo(json.dumps(counts))
+
+
+@exchange_app.command("write-files")
+def exchange_write_files_command(
+    folder: str = typer.Argument(..., help="输出目录 / drop folder to write <TABLE>_<yyyyMMdd>.<fmt> files into."),
+    fmt: str = typer.Option("json", "--format", help="文件格式 / json | xml | csv."),
+    seed: int = _SEED,
+    sections: int = _SECTIONS,
+    year: int = _YEAR,
+    region: str = _REGION,
+    clock: str = _CLOCK,
+    datasets: str = _CODES,
+) -> None:
+    """生成文件投递 Write the year as file drops, one file per dataset and day.
+
+    Example: ggzy standins exchange write-files .ggzy/drop/exchange --format xml --sections 200 --datasets 502,507
+    """
+    from standins.exchange_centre import write_files
+
+    if fmt not in ("json", "xml", "csv"):
+        raise typer.BadParameter("--format must be json, xml or csv / 格式须为 json、xml 或 csv")
+    paths = write_files(folder, _exchange_year(seed, sections, year, region, clock), fmt, _codes(datasets))  # type: ignore[arg-type]
+    typer.echo(f"{len(paths)} files written to {folder}")
+
+
+@exchange_app.command("truth")
+def exchange_truth_command(
+    seed: int = _SEED,
+    sections: int = _SECTIONS,
+    year: int = _YEAR,
+    region: str = _REGION,
+    faults: bool = typer.Option(False, "--faults", help="同时输出数据缺陷 / also print the planted data faults."),
+) -> None:
+    """输出标准答案 Print the planted collusion rings (and optionally data faults) as JSON.
+
+    Example: ggzy standins exchange truth --seed 1 --sections 2000 --faults > truth.json
+    """
+    import json
+
+    trading_year = _exchange_year(seed, sections, year, region, "")
+    payload: dict[str, object] = {"rings": trading_year.ground_truth()}  # type: ignore[attr-defined]
+    if faults:
+        payload["faults"] = trading_year.faults()  # type: ignore[attr-defined]
+    typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
