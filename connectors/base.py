@@ -1,16 +1,18 @@
 """Base classes for connectors: every source the hub reads is a small declarative subclass of one of these.
 
-A connector turns what a source sends (a file today; an HTTP API or a database table in later issues)
-into Arrow tables the pipelines can land, validate and load. Subclasses configure themselves with class
+A connector turns what a source sends into something the pipelines can land, validate and load: whole
+files become Arrow tables (:class:`FileConnector`); incremental sources (an HTTP API, a database) hand
+out pages of records from a stored position (:class:`PullConnector`). Subclasses configure themselves with class
 attributes, grouped under a comment naming the base class that reads them; the class docstring is the
 user documentation (what the source is, what it accepts, what it does with odd input).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePath
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pyarrow as pa
 
@@ -118,6 +120,67 @@ class FileConnector(Connector):
             f"cannot read file '{filename}': {reason_en}",
             status_code=422,
             detail={"file": filename, "reason": reason_en, **detail},
+        )
+
+
+@dataclass
+class Page:
+    """One page of records from an incremental source, and where the source stands after it.
+
+    ``position`` is what to hand back to :meth:`PullConnector.pages` to continue right after this page
+    (None once the source has nothing more); ``watermark`` the highest change stamp in the page (for the
+    trading spec: DATA_TIMESTAMP); ``raw`` the bytes exactly as received, when the source sent bytes.
+    """
+
+    records: list[dict[str, Any]]
+    position: dict[str, Any] | None
+    watermark: str | None
+    raw: bytes | None = None
+
+
+class PullConnector(Connector):
+    """A source the hub pulls from incrementally (an HTTP API, a database), one dataset at a time.
+
+    Subclass it and set, besides the :class:`Connector` attributes:
+
+    - ``kind``: a short name of the transport ('api', 'database'), used in the source's identity.
+    - ``page_size``: how many records one page holds (one page = one warehouse transaction).
+
+    Then implement :meth:`datasets` and :meth:`pages`. ``pages(dataset, since, position)`` yields the
+    records changed after the watermark ``since`` in a stable order, page by page, starting right after
+    ``position`` (None: from the start). The pipeline commits each page's rows together with the page's
+    ``position``, so a run killed at any point resumes with no gap and no duplicate; the pull is complete
+    when a page's position is None, and the highest ``watermark`` seen becomes the next ``since``.
+    ``identity`` names the source in the watermark table (one watermark per identity and dataset).
+    A source that cannot be reached raises ``HubError('source_unavailable', ...)``.
+    """
+
+    # PullConnector
+    kind: ClassVar[str] = ""
+    page_size: ClassVar[int] = 5000
+
+    @property
+    def identity(self) -> str:
+        """Stable name of this source for the watermark table, e.g. 'api:http://centre/'."""
+        raise NotImplementedError
+
+    def datasets(self) -> list[str]:
+        """The dataset codes the source offers."""
+        raise NotImplementedError
+
+    def pages(self, dataset: str, since: str | None, position: dict[str, Any] | None) -> Iterator[Page]:
+        """The records of one dataset changed after `since`, page by page from `position`."""
+        raise NotImplementedError
+
+    @staticmethod
+    def unavailable(source: str, reason: str, **detail: object) -> HubError:
+        """The error for a source that cannot be read right now (network, credentials, database)."""
+        return HubError(
+            "source_unavailable",
+            f"数据源“{source}”不可用：{reason}",
+            f"source '{source}' is unavailable: {reason}",
+            status_code=502,
+            detail={"source": source, "reason": reason, **detail},
         )
 
 

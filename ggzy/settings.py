@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     delivery_batch_size: int = 200
     delivery_concurrency: int = 16
     upload_max_bytes: int = 50 * 1024 * 1024
+    exchange_api_url: str | None = Field(default=None, description="Exchange centre's data API; unset = no API pull.")
+    exchange_api_key: str | None = None
+    exchange_db_url: str | None = Field(default=None, description="Exchange centre's database (SQLAlchemy URL, read only).")
+    exchange_drop: Path | None = Field(default=None, description="Trading file drops; default home/exchange/drop.")
+    credit_china_url: str | None = Field(default=None, description="Credit China data-sharing channel; unset = no pull.")
+    credit_china_app_key: str | None = None
+    credit_china_app_secret: str | None = None
 
     @model_validator(mode="after")
     def _absolute_home(self) -> Settings:

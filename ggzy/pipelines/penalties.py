@@ -18,16 +18,12 @@ bytes resumes that batch. Re-sending bytes already loaded is a no-op (`already_p
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import logging
-import os
 import shutil
-import time
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +37,8 @@ from sqlalchemy.engine import Connection, Engine
 from ggzy import database
 from ggzy.delivery.outbox import acknowledgement_due, enqueue_batch
 from ggzy.errors import HubError
-from ggzy.identifiers import personal_id_cipher
 from ggzy.jurisdictions import load_profile
+from ggzy.pipelines.common import fail_batch, insert_quarantine, land_bytes, protect_ids, timed
 from ggzy.settings import Settings, get_settings
 from quality.rules import CATEGORY_SEPARATORS, UNSPLIT_CATEGORY
 
@@ -90,47 +86,9 @@ class BatchReport:
 # Landing
 
 
-def _raw_paths(settings: Settings, sha256: str, filename: str, received: datetime) -> tuple[Path, Path]:
-    ext = Path(filename).suffix.lower() or ".bin"
-    folder = settings.raw_zone / DATASET / received.strftime("%Y/%m/%d")
-    return folder / f"{sha256}{ext}", folder / f"{sha256}.parquet"
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def _land(engine: Engine, settings: Settings, data: bytes, filename: str, source: str, submitted_by: str | None):
     """Record the file in the manifest and the raw zone; returns (batch row, resumed?)."""
-    sha256 = hashlib.sha256(data).hexdigest()
-    with engine.begin() as conn:
-        row = conn.execute(
-            sa.text("SELECT * FROM ops.batch WHERE dataset = :d AND sha256 = :s FOR UPDATE"),
-            {"d": DATASET, "s": sha256},
-        ).mappings().first()
-        if row is not None:
-            return dict(row), True
-        received = datetime.now(UTC)
-        raw_path, parquet_path = _raw_paths(settings, sha256, filename, received)
-        _write_atomically(raw_path, data)
-        row = conn.execute(
-            sa.text(
-                "INSERT INTO ops.batch (dataset, source, submitted_by, filename, sha256, byte_size, raw_path,"
-                " received_at) VALUES (:d, :src, :by, :fn, :s, :n, :p, :t)"
-                " ON CONFLICT (dataset, sha256) DO NOTHING RETURNING *"
-            ),
-            {"d": DATASET, "src": source, "by": submitted_by, "fn": filename, "s": sha256, "n": len(data),
-             "p": str(raw_path), "t": received},
-        ).mappings().first()
-        if row is None:  # a concurrent landing of the same bytes won the race
-            row = conn.execute(
-                sa.text("SELECT * FROM ops.batch WHERE dataset = :d AND sha256 = :s"), {"d": DATASET, "s": sha256}
-            ).mappings().one()
-            return dict(row), True
-        return dict(row), False
+    return land_bytes(engine, settings, DATASET, data, filename, source, submitted_by)
 
 
 def _report_from_batch(row: dict[str, Any], **extra: Any) -> BatchReport:
@@ -153,12 +111,7 @@ def _report_from_batch(row: dict[str, Any], **extra: Any) -> BatchReport:
     )
 
 
-def _fail_batch(engine: Engine, batch_id: str, status: str, error: dict[str, Any]) -> None:
-    with engine.begin() as conn:
-        conn.execute(
-            sa.text("UPDATE ops.batch SET status = :st, error = :e, finished_at = now() WHERE id = :b"),
-            {"st": status, "e": json.dumps(error, ensure_ascii=False), "b": batch_id},
-        )
+_fail_batch = fail_batch
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -249,14 +202,7 @@ def _quarantine(conn: Connection, batch_id: str, parsed, outcome, kept: pa.Table
                 "raw_record": json.dumps(original, ensure_ascii=False, default=str),
             }
         )
-    conn.execute(
-        sa.text(
-            "INSERT INTO quality.quarantine_row (batch_id, dataset, source_row, natural_key, rules, errors,"
-            " raw_record) VALUES (:batch_id, :dataset, :source_row, :natural_key, :rules,"
-            " CAST(:errors AS jsonb), CAST(:raw_record AS jsonb))"
-        ),
-        records,
-    )
+    insert_quarantine(conn, records)
     return [
         {"row": r["source_row"], "rules": r["rules"], "errors": json.loads(r["errors"])} for r in records
     ]
@@ -310,13 +256,7 @@ def _side_tables(conn: Connection, settings: Settings, kept: pa.Table, outcome) 
         _protect_ids(conn, settings, secrets)
 
 
-def _protect_ids(conn: Connection, settings: Settings, secrets: dict[str, str]) -> None:
-    """Keep each personal ID number encrypted in protected.personal_id (unmasking is a separate act)."""
-    fernet = personal_id_cipher(settings.hub_secret())
-    conn.execute(
-        sa.text("INSERT INTO protected.personal_id (id_hash, ciphertext) VALUES (:h, :c) ON CONFLICT DO NOTHING"),
-        [{"h": h, "c": fernet.encrypt(v.encode()).decode()} for h, v in secrets.items()],
-    )
+_protect_ids = protect_ids  # personal ID numbers kept encrypted in protected.personal_id
 
 
 def _nz(col: str) -> str:
@@ -468,11 +408,7 @@ def _merge(conn: Connection, batch_id: str, ack_due: date | None) -> dict[str, i
 # Entry points
 
 
-@contextmanager
-def _timed(timings: dict[str, float], phase: str):
-    start = time.perf_counter()
-    yield
-    timings[phase] = round(time.perf_counter() - start, 3)
+_timed = timed
 
 
 def ingest_bytes(

@@ -1,0 +1,841 @@
+"""The trading pipeline: pull or receive spec records, land them, validate, quarantine, wait or merge.
+
+Pulls (HTTP API, centre database) run per dataset in dependency order (parents first):
+
+1. each page is ONE transaction: its records staged in raw.trading_row (personal ID numbers already
+   replaced by mask + keyed hash, plaintext only encrypted in protected.personal_id), the page written to
+   the raw zone, the batch's rows_in and the source position in ops.trading_watermark advanced. A run killed
+   at any point resumes from the last committed page: no gap, no duplicate;
+2. once the pull is complete (or a batch reaches `chunk_rows`) the batch is validated with the dataset's
+   Great Expectations suite (quality.trading_suites) and, in ONE transaction, failing rows are quarantined,
+   children whose parent has not arrived are parked in ops.trading_waiting, market entities are resolved
+   by USCC / organisation code, the rest merged into the core table by natural key, the batch's figures
+   recorded and the watermark's open batch closed.
+
+File drops land the whole file as one batch (idempotent on its sha256, like the penalty pipeline).
+
+Row conservation per batch: rows_in = rows_loaded + rows_quarantined + rows_duplicate, where
+- loaded = inserted or updated in core, or accepted into the waiting table (rows_waiting, a subset of
+  loaded; they are not counted again when released into core later: that is rows_released of the run);
+- duplicate = identical to the row already in core, or an exact repeat of another row of the batch;
+- a batch row superseded by a later version of the same key in the same batch counts as updated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from connectors.base import PullConnector
+from connectors.trading import (
+    PERSONAL_ID_FIELDS,
+    TRADING_DATASETS,
+    ExchangeApiConnector,
+    ExchangeDatabaseConnector,
+    ExchangeFileConnector,
+    TradingDataset,
+)
+from ggzy import database
+from ggzy.errors import HubError
+from ggzy.identifiers import keyed_hash, mask_id_number
+from ggzy.pipelines.common import (
+    copy_lines,
+    fail_batch,
+    insert_quarantine,
+    land_bytes,
+    protect_ids,
+    raw_folder,
+    timed,
+    write_atomically,
+)
+from ggzy.pipelines.penalties import BatchReport
+from ggzy.settings import Settings
+from quality.expectations import id_number_check_digit_acceptable as id_check_acceptable
+from quality.trading_rules import ORG_CODE_SHAPE, USCC_SHAPE, CoreTable, core_layout
+
+log = logging.getLogger(__name__)
+
+CHUNK_ROWS = 250_000  # a pull batch is validated and merged once it holds this many rows
+WAITING_DAYS = 7  # children waiting longer than this are reported
+HASH_SUFFIX = "__HASH"  # staged next to a masked personal ID: its keyed hash
+CHECK_SUFFIX = "__CHECK"  # ... and "1"/"0": its GB 11643 check character was right (validated as a warning)
+Progress = Callable[[str, int], None]  # (dataset code, rows just pulled)
+
+
+@dataclass
+class TradingReport(BatchReport):
+    """A dataset's figures for one run (summed over its batches), in the penalty BatchReport's shape."""
+
+    rows_waiting: int = 0  # accepted into the waiting table (part of rows_loaded)
+    rows_released: int = 0  # earlier waiting rows moved into core in this run (not part of rows_in)
+    batches: list[str] = field(default_factory=list)
+
+    def add(self, other: BatchReport) -> None:
+        """Add one batch's figures."""
+        for name in ("rows_in", "rows_loaded", "rows_inserted", "rows_updated", "rows_quarantined",
+                     "rows_duplicate", "rows_warned", "rows_waiting"):  # fmt: skip
+            setattr(self, name, getattr(self, name) + getattr(other, name, 0))
+        self.quarantined.extend(other.quarantined)
+        for phase, seconds in other.timings.items():
+            self.timings[phase] = round(self.timings.get(phase, 0.0) + seconds, 3)
+        self.batches.append(other.batch_id)
+        self.status = other.status
+
+
+def _new_report(ds: TradingDataset, source: str) -> TradingReport:
+    return TradingReport(batch_id="", dataset=ds.name, filename=source, sha256="", status="up_to_date")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Layout (read once per warehouse from the schema's own documentation)
+
+_layouts: dict[str, dict[str, CoreTable]] = {}
+
+
+def layout(engine: Engine) -> dict[str, CoreTable]:
+    """Core trading tables by dataset code (cached per warehouse URL)."""
+    url = engine.url.render_as_string(hide_password=False)
+    if url not in _layouts:
+        with engine.connect() as conn:
+            _layouts[url] = core_layout(conn)
+    return _layouts[url]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Staging
+
+
+def _scrub(code: str, records: list[dict[str, Any]], key: bytes) -> dict[str, str]:
+    """Replace personal ID numbers by their mask and add their keyed hash; returns {hash: plaintext}."""
+    secrets: dict[str, str] = {}
+    for name in PERSONAL_ID_FIELDS.get(code, ()):
+        for record in records:
+            value = record.get(name)
+            if value:
+                digest = keyed_hash(value, key)
+                secrets[digest] = value
+                record[name] = mask_id_number(value)
+                record[name + HASH_SUFFIX] = digest
+                record[name + CHECK_SUFFIX] = "1" if id_check_acceptable(value) else "0"
+    return secrets
+
+
+def _stage(
+    conn: Connection,
+    settings: Settings,
+    batch_id: str,
+    code: str,
+    first_row: int,
+    records: list[dict[str, Any]],
+) -> bytes:
+    """COPY records into raw.trading_row (IDs scrubbed, plaintext protected); returns them as JSON lines."""
+    protect_ids(conn, settings, _scrub(code, records, settings.hub_secret()))
+    lines = [json.dumps(r, ensure_ascii=False, separators=(",", ":")) for r in records]
+    buffer = io.BytesIO()
+    buffer.write(
+        "".join(
+            f"{batch_id}\t{first_row + i}\t{code}\t{line.replace(chr(92), chr(92) * 2)}\n"
+            for i, line in enumerate(lines)
+        ).encode()
+    )
+    copy_lines(conn, "raw.trading_row", ("batch_id", "source_row", "dataset", "record"), buffer, fmt="text")
+    return ("\n".join(lines) + "\n").encode()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Validation, waiting children, entities, merge
+
+
+def _key_sql(ds: TradingDataset, alias: str = "r") -> str:
+    """SQL text of a staged record's natural key ('/'-joined; personal IDs by their keyed hash)."""
+    parts = [
+        f"coalesce({alias}.record->>'{f + HASH_SUFFIX if f in PERSONAL_ID_FIELDS.get(ds.code, ()) else f}', '')"
+        for f in ds.key
+    ]
+    return "concat_ws('/', " + ", ".join(parts) + ")"
+
+
+def _value(spec: str, alias: str = "r") -> str:
+    return f"NULLIF(btrim({alias}.record->>'{spec}'), '')"
+
+
+def _typed_select(table: CoreTable) -> tuple[list[str], str, str]:
+    """(core columns, SELECT list, FROM clause) turning each staged record of _ready r into the core row.
+
+    The record is unpacked once (jsonb_to_record into x), not looked up field by field.
+    """
+    fields: dict[str, None] = {"PRICE_UNIT": None}
+    names, exprs, joins = [], [], []
+    for i, column in enumerate(table.columns):
+        field_name = column.spec + HASH_SUFFIX if column.qualifier == "keyed hash" else column.spec
+        fields[field_name] = None
+        value = f"NULLIF(btrim(x.\"{field_name}\"), '')"
+        if column.qualifier == "market entity":
+            joins.append(f"LEFT JOIN _entity e{i} ON e{i}.code = {value}")
+            expr = f"e{i}.id"
+        elif column.data_type == "timestamp without time zone":
+            expr = f"core.spec_time({value})"
+        elif column.data_type == "date":
+            expr = f"core.spec_time({value})::date"
+        elif column.data_type == "numeric":
+            expr = f"CASE WHEN x.\"PRICE_UNIT\" = '1' THEN {value}::numeric * 10000 ELSE {value}::numeric END"
+        elif column.data_type == "boolean":
+            expr = f"CASE {value} WHEN '1' THEN true WHEN '0' THEN false END"
+        elif column.data_type == "integer":
+            expr = f"{value}::integer"
+        else:
+            expr = value
+        names.append(column.name)
+        exprs.append(f"{expr} AS {column.name}")
+    record_type = ", ".join(f'"{f}" text' for f in fields)
+    source = f"_ready r CROSS JOIN LATERAL jsonb_to_record(r.record) AS x({record_type}) {' '.join(joins)}"
+    return names, ", ".join(exprs), source
+
+
+def _resolve_entities(conn: Connection, table: CoreTable) -> None:
+    """Create missing market entities for every code in _ready and map code -> entity id in _entity."""
+    conn.execute(sa.text("CREATE TEMP TABLE _entity (code text PRIMARY KEY, id bigint) ON COMMIT DROP"))
+    names = {c.name: c.spec for c in table.columns if not c.qualifier}
+    parts = []
+    for column in table.columns:
+        if column.qualifier != "market entity":
+            continue
+        name_spec = names.get(column.name.removesuffix("_entity_id") + "_name")
+        name_expr = _value(name_spec) if name_spec else "NULL"
+        parts.append(f"SELECT {_value(column.spec)} AS code, {name_expr} AS name FROM _ready r")
+    if not parts:
+        return
+    conn.execute(
+        sa.text(
+            "CREATE TEMP TABLE _codes ON COMMIT DROP AS SELECT code, max(name) AS name FROM ("
+            + " UNION ALL ".join(parts)
+            + ") c WHERE code IS NOT NULL GROUP BY code"
+        )
+    )
+    uscc = f"c.code ~ '{USCC_SHAPE}' AND c.code <> '00000000000000000X'"
+    org = f"c.code ~ '{ORG_CODE_SHAPE}'"
+    # A USCC arriving for a body known so far only by its organisation code completes that entity.
+    conn.execute(
+        sa.text(
+            f"UPDATE core.market_entity m SET uscc = c.code FROM _codes c WHERE {uscc} AND m.uscc IS NULL"
+            " AND m.org_code = substr(c.code, 9, 9)"
+            " AND NOT EXISTS (SELECT 1 FROM core.market_entity x WHERE x.uscc = c.code)"
+        )
+    )
+    conn.execute(
+        sa.text(
+            "INSERT INTO core.market_entity (uscc, org_code, name, uscc_check_ok)"
+            f" SELECT c.code, substr(c.code, 9, 9), c.name, quality.uscc_check_digit_ok(c.code) FROM _codes c WHERE {uscc}"
+            " ON CONFLICT (uscc) DO NOTHING"
+        )
+    )
+    conn.execute(
+        sa.text(
+            "INSERT INTO core.market_entity (uscc, org_code, name)"
+            f" SELECT NULL, replace(c.code, '-', ''), c.name FROM _codes c WHERE {org}"
+            " AND NOT EXISTS (SELECT 1 FROM core.market_entity m WHERE m.org_code = replace(c.code, '-', ''))"
+            " ON CONFLICT (org_code) WHERE uscc IS NULL DO NOTHING"
+        )
+    )
+    conn.execute(
+        sa.text(
+            f"INSERT INTO _entity SELECT c.code, m.id FROM _codes c JOIN core.market_entity m ON m.uscc = c.code WHERE {uscc}"
+        )
+    )
+    conn.execute(
+        sa.text(
+            "INSERT INTO _entity SELECT c.code, (SELECT min(m.id) FROM core.market_entity m"
+            f" WHERE m.org_code = replace(c.code, '-', '')) FROM _codes c WHERE {org} ON CONFLICT DO NOTHING"
+        )
+    )
+
+
+def _parent_missing_sql(ds: TradingDataset, tables: dict[str, CoreTable]) -> str | None:
+    """SQL condition on staged record r: its parent is not in core (None for datasets without a parent)."""
+    if ds.parent is None:
+        return None
+    parent_code, parent_field = ds.parent
+    parent = tables[parent_code]
+    return (
+        f"NOT EXISTS (SELECT 1 FROM core.{parent.table} p"
+        f" WHERE p.{parent.column_for(parent_field)} = r.record->>'{parent_field}')"
+    )
+
+
+def _merge(conn: Connection, table: CoreTable) -> dict[str, int]:
+    """Merge _ready (record, warnings, batch_id, origin) into the core table; counts by outcome and origin."""
+    names, select, source = _typed_select(table)
+    key = table.key_columns
+    conn.execute(
+        sa.text(
+            f"CREATE TEMP TABLE _typed ON COMMIT DROP AS SELECT r.seq, r.origin, r.batch_id, r.warnings,"
+            f" md5(r.record::text) AS content_hash, {select} FROM {source}"
+        )
+    )
+    # Latest version per key wins (ordered by DATA_TIMESTAMP, then arrival); earlier ones are superseded.
+    conn.execute(
+        sa.text(
+            f"CREATE TEMP TABLE _final ON COMMIT DROP AS SELECT DISTINCT ON ({', '.join(key)}) t.*, c.id AS core_id,"
+            " CASE WHEN c.id IS NULL THEN 'insert' WHEN c.content_hash = t.content_hash THEN 'unchanged'"
+            " ELSE 'update' END AS outcome"
+            f" FROM _typed t LEFT JOIN core.{table.table} c ON {' AND '.join(f'c.{k} = t.{k}' for k in key)}"
+            f" ORDER BY {', '.join(f't.{k}' for k in key)}, t.data_timestamp DESC NULLS LAST, t.seq DESC"
+        )
+    )
+    conn.execute(sa.text("CREATE INDEX ON _final (seq)"))
+    conn.execute(sa.text("ANALYZE _final (seq)"))  # the planner's only need here: join on seq, not a loop
+    assignments = ", ".join(f"{n} = f.{n}" for n in names)
+    conn.execute(
+        sa.text(
+            f"UPDATE core.{table.table} c SET {assignments}, warnings = f.warnings, content_hash = f.content_hash,"
+            " version = c.version + 1, last_batch_id = f.batch_id, updated_at = now()"
+            " FROM _final f WHERE f.outcome = 'update' AND c.id = f.core_id"
+        )
+    )
+    conn.execute(
+        sa.text(
+            f"INSERT INTO core.{table.table} ({', '.join(names)}, warnings, content_hash, first_batch_id, last_batch_id)"
+            f" SELECT {', '.join(names)}, warnings, content_hash, batch_id, batch_id FROM _final WHERE outcome = 'insert'"
+        )
+    )
+    rows = conn.execute(
+        sa.text(
+            "SELECT t.origin, coalesce(f.outcome, 'superseded') AS outcome, count(*) AS n FROM _typed t"
+            " LEFT JOIN _final f ON f.seq = t.seq GROUP BY 1, 2"
+        )
+    ).all()
+    counts: dict[str, int] = {}
+    for origin, outcome, n in rows:
+        counts[f"{origin}_{outcome}"] = n
+    warned = conn.scalar(sa.text("SELECT count(*) FROM _final WHERE origin = 'batch' AND warnings <> '{}'"))
+    counts["batch_warned"] = warned or 0
+    for temp in ("_typed", "_final", "_entity", "_codes"):
+        conn.execute(sa.text(f"DROP TABLE IF EXISTS {temp}"))
+    return counts
+
+
+def _ready_table(conn: Connection) -> None:
+    conn.execute(
+        sa.text(
+            "CREATE TEMP TABLE _ready (seq bigint, origin text, batch_id uuid, record jsonb, warnings text[])"
+            " ON COMMIT DROP"
+        )
+    )
+
+
+def _release_waiting(conn: Connection, ds: TradingDataset, tables: dict[str, CoreTable]) -> int:
+    """Move waiting children of a dataset whose parent has arrived into core; returns how many."""
+    missing = _parent_missing_sql(ds, tables)
+    if missing is None:
+        return 0
+    _ready_table(conn)
+    released = conn.execute(
+        sa.text(
+            f"WITH gone AS (DELETE FROM ops.trading_waiting r WHERE r.dataset = :d AND NOT ({missing})"
+            " RETURNING r.batch_id, r.record, r.warnings)"
+            " INSERT INTO _ready SELECT row_number() OVER (), 'waiting', batch_id, record, warnings FROM gone"
+        ),
+        {"d": ds.code},
+    ).rowcount
+    if released:
+        _resolve_entities(conn, tables[ds.code])
+        _merge(conn, tables[ds.code])
+    conn.execute(sa.text("DROP TABLE _ready"))
+    return released
+
+
+def _process_batch(engine: Engine, ds: TradingDataset, batch_id: str) -> BatchReport:
+    """Validate a staged batch, then quarantine, park, resolve and merge it in one transaction."""
+    from quality.trading_suites import validate_trading_batch
+
+    tables = layout(engine)
+    table = tables[ds.code]
+    timings: dict[str, float] = {}
+    with engine.connect() as conn:
+        keys = dict(
+            conn.execute(
+                sa.text(f"SELECT source_row, {_key_sql(ds)} FROM raw.trading_row r WHERE batch_id = :b"),
+                {"b": batch_id},
+            ).all()
+        )
+    with timed(timings, "validate"):
+        outcome = validate_trading_batch(engine, table, ds.key, batch_id, keys)
+    errors = sorted(outcome.error_rows())
+    warnings = {
+        row: rules for row in outcome.failures if row not in errors and (rules := outcome.warning_rules(row))
+    }
+    with timed(timings, "merge"), engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM quality.quarantine_row WHERE batch_id = :b"), {"b": batch_id})
+        raw = (
+            dict(
+                conn.execute(
+                    sa.text(
+                        "SELECT source_row, record FROM raw.trading_row WHERE batch_id = :b AND source_row = ANY(:rows)"
+                    ),
+                    {"b": batch_id, "rows": errors},
+                ).all()
+            )
+            if errors
+            else {}
+        )
+        quarantined = [
+            {
+                "batch_id": batch_id,
+                "dataset": ds.name,
+                "source_row": row,
+                "natural_key": keys.get(row),
+                "rules": [f.rule for f in outcome.failures[row] if f.severity == "error"],
+                "errors": json.dumps([f.__dict__ for f in outcome.failures[row]], ensure_ascii=False),
+                "raw_record": json.dumps(raw[row], ensure_ascii=False),
+            }
+            for row in errors
+        ]
+        insert_quarantine(conn, quarantined)
+        conn.execute(sa.text("CREATE TEMP TABLE _bad (source_row int PRIMARY KEY) ON COMMIT DROP"))
+        if errors:
+            conn.execute(sa.text("INSERT INTO _bad SELECT unnest(CAST(:rows AS int[]))"), {"rows": errors})
+        conn.execute(
+            sa.text("CREATE TEMP TABLE _warn (source_row int PRIMARY KEY, rules text[]) ON COMMIT DROP")
+        )
+        if warnings:
+            conn.execute(
+                sa.text("INSERT INTO _warn VALUES (:r, :w)"), [{"r": r, "w": w} for r, w in warnings.items()]
+            )
+        # Exact repeats inside the batch: the first is kept.
+        conn.execute(
+            sa.text(
+                "CREATE TEMP TABLE _good ON COMMIT DROP AS SELECT DISTINCT ON (md5(r.record::text)) r.source_row, r.record,"
+                " coalesce(w.rules, '{}') AS warnings FROM raw.trading_row r LEFT JOIN _warn w USING (source_row)"
+                " WHERE r.batch_id = :b AND NOT EXISTS (SELECT 1 FROM _bad x WHERE x.source_row = r.source_row)"
+                " ORDER BY md5(r.record::text), r.source_row"
+            ),
+            {"b": batch_id},
+        )
+        rows_in = conn.scalar(
+            sa.text("SELECT count(*) FROM raw.trading_row WHERE batch_id = :b"), {"b": batch_id}
+        )
+        good = conn.scalar(sa.text("SELECT count(*) FROM _good"))
+        in_batch_duplicates = rows_in - len(errors) - good
+        missing = _parent_missing_sql(ds, tables)
+        waiting = 0
+        if missing:
+            waiting = conn.execute(
+                sa.text(
+                    "INSERT INTO ops.trading_waiting (dataset, natural_key, parent_dataset, parent_key, record, warnings,"
+                    f" batch_id) SELECT DISTINCT ON (1, 2) :d, {_key_sql(ds)}, :pd, r.record->>:pf, r.record, r.warnings, :b"
+                    f" FROM _good r WHERE {missing} ORDER BY 1, 2, r.source_row DESC"
+                    " ON CONFLICT (dataset, natural_key) DO UPDATE SET record = excluded.record,"
+                    " warnings = excluded.warnings, batch_id = excluded.batch_id, last_tried = now(),"
+                    " attempts = ops.trading_waiting.attempts + 1"
+                ),
+                {"d": ds.code, "pd": ds.parent[0], "pf": ds.parent[1], "b": batch_id},
+            ).rowcount
+            parked = conn.scalar(sa.text(f"SELECT count(*) FROM _good r WHERE {missing}"))
+            in_batch_duplicates += parked - waiting  # repeats of one waiting key inside the batch
+            conn.execute(sa.text(f"DELETE FROM _good r WHERE {missing}"))
+        _ready_table(conn)
+        conn.execute(
+            sa.text("INSERT INTO _ready SELECT source_row, 'batch', :b, record, warnings FROM _good"),
+            {"b": batch_id},
+        )
+        _resolve_entities(conn, table)
+        counts = _merge(conn, table)
+        inserted = counts.get("batch_insert", 0)
+        updated = counts.get("batch_update", 0) + counts.get("batch_superseded", 0)
+        duplicate = in_batch_duplicates + counts.get("batch_unchanged", 0)
+        for temp in ("_ready", "_good", "_bad", "_warn"):
+            conn.execute(sa.text(f"DROP TABLE {temp}"))
+        conn.execute(sa.text("DELETE FROM raw.trading_row WHERE batch_id = :b"), {"b": batch_id})
+        row = (
+            conn.execute(
+                sa.text(
+                    "UPDATE ops.batch SET status = 'loaded', rows_in = :n, rows_loaded = :loaded, rows_inserted = :ins,"
+                    " rows_updated = :upd, rows_quarantined = :q, rows_duplicate = :dup, rows_warned = :w, rows_waiting = :wait,"
+                    " finished_at = now(), error = NULL WHERE id = :b RETURNING *"
+                ),
+                {
+                    "n": rows_in,
+                    "loaded": inserted + updated + waiting,
+                    "ins": inserted,
+                    "upd": updated,
+                    "q": len(errors),
+                    "dup": duplicate,
+                    "w": counts["batch_warned"],
+                    "wait": waiting,
+                    "b": batch_id,
+                },
+            )
+            .mappings()
+            .one()
+        )
+        conn.execute(
+            sa.text("UPDATE ops.trading_watermark SET open_batch_id = NULL WHERE open_batch_id = :b"),
+            {"b": batch_id},
+        )
+    report = _batch_report(dict(row))
+    report.quarantined = [
+        {
+            "row": q["source_row"],
+            "key": q["natural_key"],
+            "rules": q["rules"],
+            "errors": json.loads(q["errors"]),
+        }
+        for q in quarantined
+    ]
+    report.timings = timings
+    return report
+
+
+def _batch_report(row: dict[str, Any]) -> TradingReport:
+    return TradingReport(
+        batch_id=str(row["id"]),
+        dataset=row["dataset"],
+        filename=row["filename"] or "",
+        sha256=row["sha256"],
+        status=row["status"],
+        rows_in=row["rows_in"] or 0,
+        rows_loaded=row["rows_loaded"] or 0,
+        rows_inserted=row["rows_inserted"] or 0,
+        rows_updated=row["rows_updated"] or 0,
+        rows_quarantined=row["rows_quarantined"] or 0,
+        rows_duplicate=row["rows_duplicate"] or 0,
+        rows_warned=row["rows_warned"] or 0,
+        rows_waiting=row.get("rows_waiting") or 0,
+        file_format=row.get("file_format"),
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Pulls
+
+
+def _open_batch(conn: Connection, settings: Settings, ds: TradingDataset, source: str) -> str:
+    batch_id = str(uuid.uuid4())
+    folder = raw_folder(settings, ds.name, datetime.now(UTC)) / batch_id
+    conn.execute(
+        sa.text(
+            "INSERT INTO ops.batch (id, dataset, source, filename, sha256, byte_size, raw_path, rows_in, file_format)"
+            " VALUES (:id, :d, :s, :fn, :sha, 0, :p, 0, 'json')"
+        ),
+        {
+            "id": batch_id,
+            "d": ds.name,
+            "s": source,
+            "fn": f"{ds.table} pull",
+            "sha": f"pull:{batch_id}",
+            "p": str(folder),
+        },
+    )
+    return batch_id
+
+
+def _watermark(conn: Connection, source: str, code: str) -> dict[str, Any]:
+    conn.execute(
+        sa.text("INSERT INTO ops.trading_watermark (source, dataset) VALUES (:s, :d) ON CONFLICT DO NOTHING"),
+        {"s": source, "d": code},
+    )
+    return dict(
+        conn.execute(
+            sa.text("SELECT * FROM ops.trading_watermark WHERE source = :s AND dataset = :d FOR UPDATE"),
+            {"s": source, "d": code},
+        )
+        .mappings()
+        .one()
+    )
+
+
+def pull_dataset(
+    engine: Engine,
+    settings: Settings,
+    connector: PullConnector,
+    code: str,
+    *,
+    chunk_rows: int = CHUNK_ROWS,
+    progress: Progress | None = None,
+) -> TradingReport:
+    """Pull one dataset from where its watermark stands, committing page by page; merge each full batch."""
+    ds = TRADING_DATASETS[code]
+    source = connector.identity
+    report = _new_report(ds, source)
+    with engine.begin() as conn:
+        report.rows_released = _release_waiting(conn, ds, layout(engine))
+        state = _watermark(conn, source, code)
+    position = state["position"] or {}
+    batch_id = str(state["open_batch_id"]) if state["open_batch_id"] else None
+    if batch_id and not position:  # the pull completed but the run died before the merge
+        report.add(_process_batch(engine, ds, batch_id))
+        batch_id = None
+    high = position.get("high") or state["since"]
+    pages_done = position.get("pages", 0)
+    for page in connector.pages(code, state["since"], position.get("source")):
+        done = page.position is None
+        with timed(report.timings, "land"), engine.begin() as conn:
+            if page.records and batch_id is None:
+                batch_id = _open_batch(conn, settings, ds, source)
+                pages_done = 0
+            if page.records:
+                rows_in = conn.scalar(
+                    sa.text("SELECT rows_in FROM ops.batch WHERE id = :b FOR UPDATE"), {"b": batch_id}
+                )
+                stored = _stage(conn, settings, batch_id, code, rows_in + 1, page.records)
+                pages_done += 1
+                folder = Path(
+                    conn.scalar(sa.text("SELECT raw_path FROM ops.batch WHERE id = :b"), {"b": batch_id})
+                )
+                data = page.raw if page.raw is not None and code not in PERSONAL_ID_FIELDS else stored
+                write_atomically(folder / f"page-{pages_done:06d}.json", data)
+                conn.execute(
+                    sa.text(
+                        "UPDATE ops.batch SET rows_in = rows_in + :n, byte_size = byte_size + :bytes WHERE id = :b"
+                    ),
+                    {"n": len(page.records), "bytes": len(data), "b": batch_id},
+                )
+            if page.watermark and (high is None or page.watermark > high):
+                high = page.watermark
+            conn.execute(
+                sa.text(
+                    "UPDATE ops.trading_watermark SET position = CAST(:p AS jsonb), since = :since, open_batch_id = :b,"
+                    " rows_pulled = rows_pulled + :n, updated_at = now() WHERE source = :s AND dataset = :d"
+                ),
+                {
+                    "p": None
+                    if done
+                    else json.dumps({"source": page.position, "high": high, "pages": pages_done}),
+                    "since": high if done else state["since"],
+                    "b": batch_id,
+                    "n": len(page.records),
+                    "s": source,
+                    "d": code,
+                },
+            )
+        if progress and page.records:
+            progress(code, len(page.records))
+        if batch_id and (done or _staged(engine, batch_id) >= chunk_rows):
+            with timed(report.timings, "process"):
+                report.add(_process_batch(engine, ds, batch_id))
+            batch_id = None
+    if batch_id:
+        report.add(_process_batch(engine, ds, batch_id))
+    return report
+
+
+def _staged(engine: Engine, batch_id: str) -> int:
+    with engine.connect() as conn:
+        return conn.scalar(sa.text("SELECT rows_in FROM ops.batch WHERE id = :b"), {"b": batch_id})
+
+
+def pull(
+    settings: Settings,
+    connector: PullConnector,
+    codes: Iterable[str] | None = None,
+    *,
+    engine: Engine | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+    progress: Progress | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Pull every dataset (or `codes`) the source offers, parents first; per-dataset reports as dicts."""
+    engine = engine or database.engine(settings)
+    offered = set(connector.datasets())
+    wanted = [c for c in TRADING_DATASETS if (codes is None or c in {str(x) for x in codes}) and c in offered]
+    reports = {}
+    for code in wanted:
+        report = pull_dataset(engine, settings, connector, code, chunk_rows=chunk_rows, progress=progress)
+        reports[TRADING_DATASETS[code].name] = report.to_dict()
+        log.info(
+            "%s %s: %s",
+            connector.identity,
+            code,
+            {k: v for k, v in report.to_dict().items() if k.startswith("rows_")},
+        )
+    return reports
+
+
+def pull_api(
+    settings: Settings,
+    base_url: str,
+    api_key: str,
+    codes: Iterable[str] | None = None,
+    *,
+    engine: Engine | None = None,
+    page_size: int | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+    progress: Progress | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Pull the trading centre's HTTP API incrementally; per-dataset batch reports."""
+    connector = ExchangeApiConnector(base_url, api_key, page_size=page_size)
+    try:
+        return pull(settings, connector, codes, engine=engine, chunk_rows=chunk_rows, progress=progress)
+    finally:
+        connector.close()
+
+
+def pull_database(
+    settings: Settings,
+    url: str,
+    codes: Iterable[str] | None = None,
+    *,
+    engine: Engine | None = None,
+    page_size: int | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+    progress: Progress | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Pull the trading centre's own database (MariaDB/MySQL or PostgreSQL) incrementally; per-dataset reports."""
+    connector = ExchangeDatabaseConnector(url, page_size=page_size)
+    try:
+        return pull(settings, connector, codes, engine=engine, chunk_rows=chunk_rows, progress=progress)
+    finally:
+        connector.close()
+
+
+# ---------------------------------------------------------------------------------------------------
+# File drops
+
+
+def ingest_file(engine: Engine, settings: Settings, path: Path) -> TradingReport:
+    """Land, validate and merge one dropped file; re-sending the same bytes is a no-op."""
+    connector = ExchangeFileConnector()
+    data = Path(path).read_bytes()
+    code, fmt, records = connector.read(data, path.name)
+    ds = TRADING_DATASETS[code]
+    stored = None
+    if code in PERSONAL_ID_FIELDS:  # the raw zone must not keep plaintext ID numbers
+        copy = [dict(r) for r in records]
+        _scrub(code, copy, settings.hub_secret())
+        stored = json.dumps(copy, ensure_ascii=False).encode()
+    batch, resumed = land_bytes(
+        engine, settings, ds.name, data, path.name, f"file:{path}", None, stored=stored
+    )
+    batch_id = str(batch["id"])
+    if resumed and batch["status"] in ("loaded", "rejected"):
+        report = _batch_report(batch)
+        report.already_processed = True
+        return report
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM raw.trading_row WHERE batch_id = :b"), {"b": batch_id})
+            if records:
+                _stage(conn, settings, batch_id, code, 1, records)
+            conn.execute(
+                sa.text(
+                    "UPDATE ops.batch SET rows_in = :n, file_format = :f, status = 'landed', error = NULL WHERE id = :b"
+                ),
+                {"n": len(records), "f": fmt, "b": batch_id},
+            )
+        return _process_batch(engine, ds, batch_id)
+    except Exception as exc:
+        fail_batch(engine, batch_id, "failed", {"error": "pipeline_failed", "detail": str(exc)[:2000]})
+        raise
+
+
+def ingest_files(
+    settings: Settings, folder: Path, *, engine: Engine | None = None
+) -> dict[str, dict[str, Any]]:
+    """Ingest every <TABLE>_<yyyyMMdd>.json|xml|csv file of a folder, parents' datasets first.
+
+    Before a dataset's files, its waiting children whose parent has arrived meanwhile are released.
+    """
+    engine = engine or database.engine(settings)
+    connector = ExchangeFileConnector()
+    by_dataset: dict[str, list[Path]] = {}
+    for path in sorted(Path(folder).iterdir()):
+        if path.is_file() and path.suffix.lower() in connector.extensions:
+            try:
+                by_dataset.setdefault(connector.dataset_of(path.name), []).append(path)
+            except HubError:
+                log.warning("skipping %s: not a trading file name", path)
+    reports: dict[str, TradingReport] = {}
+    for code, ds in TRADING_DATASETS.items():
+        with engine.begin() as conn:
+            released = _release_waiting(conn, ds, layout(engine))
+        if not released and code not in by_dataset:
+            continue
+        report = reports[ds.name] = _new_report(ds, f"file:{folder}")
+        report.rows_released = released
+        files = by_dataset.get(code, [])
+        singles = [ingest_file(engine, settings, path) for path in files]
+        for single in singles:
+            if (
+                not single.already_processed
+            ):  # a re-sent file loads nothing new: its figures are not this run's
+                report.add(single)
+        report.already_processed = bool(singles) and all(s.already_processed for s in singles)
+    return {name: r.to_dict() for name, r in reports.items()}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Status
+
+
+def status(engine: Engine, waiting_days: int = WAITING_DAYS) -> dict[str, Any]:
+    """Watermarks per source and dataset, and children waiting for their parent (overdue ones listed)."""
+    with engine.connect() as conn:
+        marks = (
+            conn.execute(
+                sa.text(
+                    "SELECT source, dataset, since, position IS NOT NULL AS in_progress, open_batch_id, rows_pulled, updated_at"
+                    " FROM ops.trading_watermark ORDER BY source, dataset"
+                )
+            )
+            .mappings()
+            .all()
+        )
+        waiting = (
+            conn.execute(
+                sa.text(
+                    "SELECT dataset, count(*) AS rows, min(first_seen) AS oldest,"
+                    " count(*) FILTER (WHERE first_seen < now() - make_interval(days => :d)) AS overdue"
+                    " FROM ops.trading_waiting GROUP BY dataset ORDER BY dataset"
+                ),
+                {"d": waiting_days},
+            )
+            .mappings()
+            .all()
+        )
+        overdue = (
+            conn.execute(
+                sa.text(
+                    "SELECT dataset, natural_key, parent_dataset, parent_key, first_seen, attempts FROM ops.trading_waiting"
+                    " WHERE first_seen < now() - make_interval(days => :d) ORDER BY first_seen LIMIT 1000"
+                ),
+                {"d": waiting_days},
+            )
+            .mappings()
+            .all()
+        )
+
+    def plain(rows):
+        return [
+            {k: (str(v) if isinstance(v, (datetime, uuid.UUID)) else v) for k, v in r.items()} for r in rows
+        ]
+
+    return {
+        "watermarks": plain(marks),
+        "waiting": plain(waiting),
+        "overdue_waiting": plain(overdue),
+        "waiting_days": waiting_days,
+    }
+
+
+def demo_pull(
+    settings: Settings, engine: Engine | None = None, *, sections: int = 40, seed: int = 0
+) -> dict[str, dict[str, int]]:
+    """Serve a small stand-in exchange centre, pull every dataset, return per-dataset row conservation figures."""
+    from standins.exchange_centre import ExchangeCentreServer, TradingYear
+
+    engine = engine or database.engine(settings)
+    key = hashlib.sha256(b"ggzy-demo-exchange").hexdigest()[:24]
+    with ExchangeCentreServer(TradingYear(seed=seed, sections=sections), api_key=key) as server:
+        reports = pull_api(settings, server.base_url, key, engine=engine)
+    figures = ("rows_in", "rows_loaded", "rows_quarantined", "rows_duplicate", "rows_waiting")
+    return {name: {f: r[f] for f in figures} for name, r in reports.items()}
