@@ -353,6 +353,23 @@ class EntityProfile(BaseModel):
     )
 
 
+class SectionDossier(BaseModel):
+    """Everything the library holds about one bid section (标段)."""
+
+    bid_section_code: str
+    section: dict[str, Any] = Field(
+        description="library.sections 中该标段的一行 / the section's row of library.sections"
+    )
+    tender_project: dict[str, Any] | None = Field(
+        description="所属招标项目 / its tender project (library.tender_projects)"
+    )
+    parts: dict[str, ProfileSection] = Field(
+        description="announcements, bids, fingerprints, deposits, experts, candidates, result, contracts, "
+        "complaints, alerts, exchange_alerts, scores（个人信息脱敏；成员单位仅见共享部分 / personal data masked; "
+        "member units see only their share)"
+    )
+
+
 class SqlRequest(BaseModel):
     """One read-only SQL query over the library views."""
 

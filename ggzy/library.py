@@ -12,8 +12,9 @@ reset (DISCARD ALL) before the connection goes back to its pool.
 
 Adding datasets: a migration adds `library.<view>` (security barrier, filtered on
 `(SELECT oversight.session_scope())`, commented in zh + en, SELECT granted to ggzy_library_reader); the
-catalogue, search, export and SQL endpoints pick it up with no code change, and an entity-profile section
-lights up when its view in PROFILE_SECTIONS exists.
+catalogue, search, export and SQL endpoints pick it up with no code change, an entity-profile section
+lights up when its view in PROFILE_SECTIONS exists, and a section-dossier part when its view in DOSSIER_PARTS
+does (0006_library_trading added the trading, credit and supervision views).
 """
 
 from __future__ import annotations
@@ -342,36 +343,96 @@ def search_view(
 # ---------------------------------------------------------------- entity profile
 
 
+PROFILE_NAME_COLUMNS = ("party_name", "bidder_name", "winner_name", "entity_name", "body_name")
+
+# Section dossier parts: (part, library view, key column, key): key "section" matches the bid section code,
+# "project" its tender project code. Parts whose view the session's scope hides come back empty.
+DOSSIER_PARTS: tuple[tuple[str, str, str, str], ...] = (
+    ("announcements", "announcements", "tender_project_code", "project"),
+    ("bids", "bids", "bid_section_code", "section"),
+    ("fingerprints", "fingerprints", "bid_section_code", "section"),
+    ("deposits", "deposits", "bid_section_code", "section"),
+    ("experts", "experts", "bid_section_code", "section"),
+    ("candidates", "candidates", "bid_section_code", "section"),
+    ("result", "wins", "bid_section_code", "section"),
+    ("contracts", "contracts", "bid_section_code", "section"),
+    ("complaints", "complaints", "bid_section_code", "section"),
+    ("alerts", "alerts", "bid_section_code", "section"),
+    ("exchange_alerts", "exchange_alerts", "bid_section_code", "section"),
+    ("scores", "section_scores", "bid_section_code", "section"),
+)
+
+
+def view_rows(
+    conn: sa.Connection, catalog: dict[str, ViewInfo], label: str, view_name: str, column: str, value: str,
+    *, descending: bool,
+) -> dict[str, Any]:  # fmt: skip
+    """Rows of one view where column = value, capped, as a profile/dossier part; a missing view says so."""
+    view = catalog.get(view_name)
+    if view is None or all(c.name != column for c in view.columns):
+        return {
+            "available": False, "items": [], "truncated": False,
+            "note": {"zh": f"数据集“{label}”尚未接入本中心（视图 library.{view_name} 不存在）",
+                     "en": f"dataset '{label}' is not in the hub yet (no view library.{view_name})"},
+        }  # fmt: skip
+    order = "decision_date" if any(c.name == "decision_date" for c in view.columns) else view.columns[0].name
+    rows = conn.execute(
+        sa.text(f"SELECT * FROM library.{quote_ident(view_name)} WHERE {quote_ident(column)} = :value"
+                f" ORDER BY {quote_ident(order)} {'DESC' if descending else 'ASC'} LIMIT :cap"),
+        {"value": value, "cap": PROFILE_ROW_CAP + 1},
+    ).mappings().all()  # fmt: skip
+    return {
+        "available": True,
+        "items": [dict(row) for row in rows[:PROFILE_ROW_CAP]],
+        "truncated": len(rows) > PROFILE_ROW_CAP,
+        "note": None,
+    }
+
+
 def entity_profile(conn: sa.Connection, catalog: dict[str, ViewInfo], uscc: str) -> dict[str, Any]:
     """Everything the library holds about one entity, section by section; absent datasets say so."""
-    sections: dict[str, Any] = {}
-    names: set[str] = set()
-    for section, view_name, column in PROFILE_SECTIONS:
-        view = catalog.get(view_name)
-        if view is None or all(c.name != column for c in view.columns):
-            sections[section] = {
-                "available": False, "items": [], "truncated": False,
-                "note": {"zh": f"数据集“{section}”尚未接入本中心（视图 library.{view_name} 不存在）",
-                         "en": f"dataset '{section}' is not in the hub yet (no view library.{view_name})"},
-            }  # fmt: skip
-            continue
-        order = (
-            "decision_date" if any(c.name == "decision_date" for c in view.columns) else view.columns[0].name
-        )
-        rows = conn.execute(
-            sa.text(f"SELECT * FROM library.{quote_ident(view_name)} WHERE {quote_ident(column)} = :uscc"
-                    f" ORDER BY {quote_ident(order)} DESC LIMIT :cap"),
-            {"uscc": uscc, "cap": PROFILE_ROW_CAP + 1},
-        ).mappings().all()  # fmt: skip
-        items = [dict(row) for row in rows[:PROFILE_ROW_CAP]]
-        names.update(str(item["party_name"]) for item in items if item.get("party_name"))
-        sections[section] = {
-            "available": True,
-            "items": items,
-            "truncated": len(rows) > PROFILE_ROW_CAP,
-            "note": None,
-        }
+    sections = {
+        section: view_rows(conn, catalog, section, view_name, column, uscc, descending=True)
+        for section, view_name, column in PROFILE_SECTIONS
+    }
+    names = {
+        str(item[key])
+        for part in sections.values()
+        for item in part["items"]
+        for key in PROFILE_NAME_COLUMNS
+        if item.get(key)
+    }
     return {"uscc": uscc, "names": sorted(names), "sections": sections}
+
+
+def section_dossier(
+    conn: sa.Connection, catalog: dict[str, ViewInfo], bid_section_code: str
+) -> dict[str, Any]:
+    """Everything the library holds about one 标段: the section, its tender project and every part; 404 if unknown."""
+    found = view_rows(
+        conn, catalog, "sections", "sections", "bid_section_code", bid_section_code, descending=False
+    )
+    if not found["items"]:
+        raise HubError(
+            "section_not_found", f"监督查询库中没有标段“{bid_section_code}”",
+            f"the library holds no bid section '{bid_section_code}'", status_code=404,
+            detail={"bid_section_code": bid_section_code},
+        )  # fmt: skip
+    section = found["items"][0]
+    project_code = section.get("tender_project_code")
+    projects = view_rows(conn, catalog, "tender_projects", "tender_projects", "tender_project_code",
+                         project_code or "", descending=False)  # fmt: skip
+    keys = {"section": bid_section_code, "project": project_code or ""}
+    parts = {
+        part: view_rows(conn, catalog, part, view_name, column, keys[key], descending=False)
+        for part, view_name, column, key in DOSSIER_PARTS
+    }
+    return {
+        "bid_section_code": bid_section_code,
+        "section": section,
+        "tender_project": projects["items"][0] if projects["items"] else None,
+        "parts": parts,
+    }
 
 
 # ---------------------------------------------------------------- free SQL

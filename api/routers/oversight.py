@@ -23,6 +23,7 @@ from api.schemas import (
     LibraryCatalog,
     LibraryRows,
     Paging,
+    SectionDossier,
     SqlRequest,
     SqlResultBody,
     UnmaskRequest,
@@ -175,7 +176,7 @@ def entity_profile(
         ),
     ],  # fmt: skip
 ) -> Response:
-    """Penalties (and, once their datasets arrive, bids, wins, restrictions, alerts, co-bidders). Audited."""
+    """Penalties, bids, wins, restrictions, alerts and co-bidders of one entity, in the caller's scope. Audited."""
     read.log_params({"uscc": uscc})
     scope = _scope(read)
     catalog = reader.catalog(scope)
@@ -183,6 +184,32 @@ def entity_profile(
         profile = library.entity_profile(conn, catalog, uscc)
     rows = sum(len(section["items"]) for section in profile["sections"].values())
     return read.respond(library.json_value(profile), row_count=rows)
+
+
+@router.get("/sections/{bid_section_code}", response_model=SectionDossier, responses=_ERRORS,
+            summary="标段档案 Everything about one bid section (标段)")  # fmt: skip
+def section_dossier(
+    read: LibraryCaller,
+    reader: LibraryDep,
+    bid_section_code: Annotated[
+        str,
+        Path(
+            min_length=1,
+            max_length=64,
+            pattern=r"^[0-9A-Za-z_-]{1,64}$",
+            description="标段（包）编号 / bid section code (23 characters in the spec)",
+        ),
+    ],  # fmt: skip
+) -> Response:
+    """The section, its tender project, announcements, bids, fingerprints, deposits, experts, candidates, result,
+    contract, complaints, alerts and scores, read in the caller's scope (personal data masked). Audited."""
+    read.log_params({"bid_section_code": bid_section_code})
+    scope = _scope(read)
+    catalog = reader.catalog(scope)
+    with reader.session(scope) as conn:
+        dossier = library.section_dossier(conn, catalog, bid_section_code)
+    rows = 1 + sum(len(part["items"]) for part in dossier["parts"].values())
+    return read.respond(library.json_value(dossier), row_count=rows)
 
 
 @router.post(
