@@ -1,0 +1,145 @@
+"""Shared pieces of the benchmarks: a throw-away hub, memory sampling, results files, tables."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+@contextmanager
+def fresh_hub(prefix: str, keep: bool = False) -> Iterator[Any]:
+    """Settings for a new GGZY home in a temp dir with a fresh, migrated embedded PostgreSQL; stopped after."""
+    from ggzy import database
+    from ggzy.settings import Settings
+
+    home = Path(tempfile.mkdtemp(prefix=f"ggzy-{prefix}-"))
+    # An external GGZY_DATABASE_URL would make the run measure (and write to) someone else's server.
+    settings = Settings(home=home, database_url=None, airflow_database_url=None)
+    try:
+        database.migrate(settings)
+        yield settings
+    finally:
+        database.dispose_engines()
+        try:
+            database.stop_embedded(settings)
+        finally:
+            if not keep:
+                shutil.rmtree(home, ignore_errors=True)
+
+
+def postgres_pids(settings: Any) -> list[int]:
+    """The embedded server's postmaster and its children (for memory figures)."""
+    import psutil
+
+    pid_file = settings.pgdata / "postmaster.pid"
+    try:
+        postmaster = psutil.Process(int(pid_file.read_text().split()[0]))
+        return [postmaster.pid, *(c.pid for c in postmaster.children(recursive=True))]
+    except (OSError, ValueError, psutil.Error):
+        return []
+
+
+class MemorySampler:
+    """Samples this process's RSS and the embedded PostgreSQL's total RSS in the background; keeps peaks."""
+
+    def __init__(self, settings: Any, interval: float = 0.25) -> None:
+        self.settings = settings
+        self.interval = interval
+        self.peak_python = 0
+        self.peak_postgres = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-memory", daemon=True)
+
+    def _sample(self) -> None:
+        import psutil
+
+        self.peak_python = max(self.peak_python, psutil.Process().memory_info().rss)
+        total = 0
+        for pid in postgres_pids(self.settings):
+            try:
+                total += psutil.Process(pid).memory_info().rss
+            except psutil.Error:
+                pass
+        self.peak_postgres = max(self.peak_postgres, total)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sample()
+
+    def __enter__(self) -> MemorySampler:
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    def figures(self) -> dict[str, float]:
+        """Peaks in MiB: sampled python RSS, kernel-reported python max RSS, sampled PostgreSQL total RSS."""
+        max_rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+        return {
+            "python_peak_rss_mib": round(max(self.peak_python / 2**20, max_rss_kib / 1024), 1),
+            "postgres_peak_rss_mib": round(self.peak_postgres / 2**20, 1),
+        }
+
+
+def environment() -> dict[str, Any]:
+    """Where the figures were taken: machine, load, versions."""
+    import psutil
+
+    return {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "load_avg_1m_at_start": round(os.getloadavg()[0], 2),
+    }
+
+
+def write_results(name: str, results: dict[str, Any]) -> Path:
+    """Write results as JSON under bench/results/ (git-ignored); returns the path."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = RESULTS_DIR / f"{name}-{stamp}.json"
+    path.write_text(json.dumps(results, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
+    return path
+
+
+def table(rows: list[tuple[str, str]], title: str) -> str:
+    """A plain two-column text table (copy-pasteable into the README)."""
+    width = max(len(k) for k, _ in rows)
+    line = "-" * (width + 3 + max(len(v) for _, v in rows))
+    return "\n".join([title, line, *(f"{k.ljust(width)} | {v}" for k, v in rows), line])
+
+
+def rate(count: int, seconds: float) -> float:
+    """count per second (0 when nothing was timed)."""
+    return count / seconds if seconds > 0 else 0.0
+
+
+class Stopwatch:
+    """perf_counter seconds of a with-block, in `.seconds`."""
+
+    def __enter__(self) -> Stopwatch:
+        self._start = time.perf_counter()
+        self.seconds = 0.0
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self._start
