@@ -11,7 +11,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api.deps import get_principal
 from api.errors import ErrorBody, hub_error_response, install_error_handlers
 from api.ratelimit import DEFAULT_BURST, DEFAULT_RATE_PER_SECOND, TokenBucketLimiter
-from api.routers import feed, ops, oversight, penalties, receipts, submissions
+from api.routers import alerts, credit, feed, ops, oversight, penalties, receipts, submissions
 from api.routers.submissions import upload_too_large
 from api.schemas import Health
 from ggzy import database
@@ -123,6 +123,8 @@ def create_app(
         submissions.router,
         ops.router,
         oversight.router,
+        credit.router,
+        alerts.router,
     ):
         app.include_router(router, prefix="/v1", dependencies=v1)
 

@@ -6,7 +6,22 @@ import os
 
 import typer
 
-from ggzy.commands import airflow, api, audit, calendar, db, delivery, ingest, profile, standins, units, users
+from ggzy.commands import (
+    airflow,
+    api,
+    audit,
+    calendar,
+    credit,
+    db,
+    delivery,
+    ingest,
+    profile,
+    report,
+    standins,
+    trading,
+    units,
+    users,
+)
 from ggzy.commands.run import demo_command, run_command
 from ggzy.commands.screen import screen_command
 
@@ -33,6 +48,10 @@ app.add_typer(airflow.app, name="airflow")
 app.add_typer(api.app, name="api")
 app.add_typer(calendar.app, name="calendar")
 app.add_typer(profile.app, name="profile")
+app.add_typer(trading.app, name="trading")
+app.add_typer(credit.app, name="credit")
+app.add_typer(report.app, name="report")
+app.add_typer(report.supervision_app, name="supervision")
 app.command("run")(run_command)
 app.command("demo")(demo_command)
 app.command("screen")(screen_command)

@@ -7,10 +7,14 @@ What it does, in order (every step real: PostgreSQL, HTTP on 127.0.0.1, the hub'
    another never acknowledges (so the overdue report has something to name);
 4. the departments stand-in drops its demo set (good, broken, GBK, legacy files) into the drop folder and one
    department uploads a file through POST /v1/submissions; the drop folder is ingested;
-5. delivery: a first pass (the down unit fails and is scheduled for retry), the unit comes back, retries until
+5. the exchange-centre stand-in serves a small seeded year that is pulled into the trading datasets; the
+   Credit China stand-in's lists (naming some of those bidders) are pulled into the restriction model and
+   cross-checked; supervision scores every section, raises 402-form alerts to the responsible department and
+   updates the watch list; the monthly report (HTML + PDF with charts) is written and delivered;
+6. delivery: a first pass (the down unit fails and is scheduled for retry), the unit comes back, retries until
    nothing is owed; pull-only units read their feed; receipts (签收) flow back through POST /v1/receipts;
-6. an oversight officer reads decisions with a case reference and purpose (and is refused without);
-7. the audit chain is verified.
+7. an oversight officer reads decisions with a case reference and purpose (and is refused without);
+8. the audit chain is verified.
 The summary (`--json`) carries row conservation per dataset, delivery figures and the audit check.
 """
 
@@ -37,6 +41,8 @@ DEMO_SUFFIX = "_demo"
 # The demo waits seconds, not the production half-minute, before retrying the unit that was down.
 DEMO_BACKOFF_SECONDS = 0.5
 DELIVERY_DEADLINE_SECONDS = 90.0
+DEMO_SECTIONS = 40  # the exchange-centre stand-in's year, kept small so the demo takes a minute or two
+DEMO_SEED = 0
 ACK_TIMEOUT_SECONDS = 60.0
 # Header values travel as ASCII: the purpose is percent-encoded UTF-8, which the API decodes (api.deps.header_text).
 CASE_HEADERS = {"X-Case-Ref": "DEMO-2026-001", "X-Purpose": quote("演示：核查行政处罚抄送 demo: check penalty sharing")}
@@ -165,6 +171,49 @@ def _first_distribution(engine: sa.Engine, settings: Settings) -> Any:
             return total
 
 
+def _busiest_month(engine: sa.Engine) -> str | None:
+    """The month with the most award results (the monthly report shows one month)."""
+    with engine.connect() as conn:
+        return conn.scalar(
+            sa.text(
+                "SELECT to_char(notice_send_time, 'YYYY-MM') AS m FROM core.win_result"
+                " WHERE notice_send_time IS NOT NULL GROUP BY m ORDER BY count(*) DESC, m LIMIT 1"
+            )
+        )
+
+
+def _trading_credit_supervision(
+    settings: Settings, engine: sa.Engine, step: Callable[[str], None]
+) -> dict[str, Any]:
+    """Pull the exchange-centre and Credit China stand-ins, score, alert, and write the monthly report."""
+    from ggzy.pipelines.credit import demo_pull as credit_pull
+    from ggzy.pipelines.trading import demo_pull as trading_pull
+    from ggzy.supervision.report import write_monthly_report
+    from ggzy.supervision.service import run_supervision
+    from standins.credit_china import exchange_bidders
+    from standins.exchange_centre import TradingYear
+
+    trading = trading_pull(settings, engine, sections=DEMO_SECTIONS, seed=DEMO_SEED)
+    step(f"exchange centre: {sum(d['rows_in'] for d in trading.values())} records in {len(trading)} datasets")
+    bidders = tuple(exchange_bidders(TradingYear(seed=DEMO_SEED, sections=DEMO_SECTIONS)))
+    credit = credit_pull(settings, engine, seed=DEMO_SEED, overlap_usccs=bidders)
+    step(f"Credit China: {credit['credit']}")
+    scored = run_supervision(settings, engine, full=True)
+    step(f"supervision: {scored.get('sections', 0)} sections scored, {scored.get('raised', 0)} alerts raised")
+    month = _busiest_month(engine)
+    report = None
+    if month:
+        files = write_monthly_report(engine, settings, month, None, deliver=True)
+        report = {"month": month, "html": str(files.html), "pdf": str(files.pdf),
+                  "delivered_to": files.outbox_rows}  # fmt: skip
+        step(f"monthly report {month}: {files.pdf}")
+    return {
+        "credit": credit["credit"],
+        "supervision": {k: scored.get(k) for k in ("sections", "entities", "raised")},
+        "monthly_report": report,
+    }
+
+
 def run_demo(settings: Settings | None = None, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run the demo end to end and return its summary (see the module docstring)."""
     from api.server import BackgroundAPI
@@ -229,6 +278,7 @@ def run_demo(settings: Settings | None = None, progress: Callable[[str], None] |
             uploaded.raise_for_status()
             reports = scan_drop_folder(settings, engine)
             step(f"ingested {len(reports) + 1} files")
+            supervision = _trading_credit_supervision(settings, engine, step)
 
             first = _first_distribution(engine, settings)
             step(f"first delivery pass: {first.delivered} delivered, {first.retrying} to retry"
@@ -243,6 +293,8 @@ def run_demo(settings: Settings | None = None, progress: Callable[[str], None] |
             with engine.connect() as conn:
                 events = conn.scalar(sa.text("SELECT count(*) FROM delivery.event"))
                 latest_due = conn.scalar(sa.text("SELECT max(ack_due) FROM delivery.outbox"))
+                owed = dict(conn.execute(
+                    sa.text("SELECT unit_code, count(*) FROM delivery.outbox GROUP BY unit_code")).all())  # fmt: skip
             held = {code: receiver.stats(code)["stored"] for code in push_units + pull_units}
 
             oversight_unit = next(
@@ -288,7 +340,8 @@ def run_demo(settings: Settings | None = None, progress: Callable[[str], None] |
             "first_pass_retrying": first.retrying,
             "unit_down_during_first_pass": down_unit,
             "unit_not_acknowledging": silent_unit,
-            "every_unit_holds_every_decision_once": all(n == events for n in held.values()),
+            "owed_per_unit": owed,
+            "every_unit_holds_every_decision_once": all(n == owed.get(code, 0) for code, n in held.items()),
             "receipts_flushed": acks_done,
         },
         "overdue": {
@@ -302,6 +355,7 @@ def run_demo(settings: Settings | None = None, progress: Callable[[str], None] |
             "detail_status": detail.status_code,
             "audit_seq": listed.headers.get("x-audit-seq"),
         },
+        **supervision,
         "audit": {"events": audit_events, "verified": chain.ok, "first_broken_seq": chain.first_broken_seq},
         "seconds": round(time.monotonic() - began, 1),
     }

@@ -49,8 +49,18 @@ USER_AGENT = "ggzy-hub-delivery/1.0"
 # Everything a message needs, for a push and for the pull feed alike.
 MESSAGE_COLUMNS = (
     "o.id, o.message_id, o.unit_code, o.status, o.attempts, o.ack_due, e.id AS event_id, e.event_type,"
-    " e.penalty_id, e.penalty_version, e.document, e.document_hash, e.created_at AS event_created_at"
+    " e.penalty_id, e.penalty_version, e.record_type, coalesce(e.record_id, e.penalty_id) AS record_id,"
+    " coalesce(e.record_version, e.penalty_version) AS record_version,"
+    " e.document, e.document_hash, e.created_at AS event_created_at"
 )
+
+# Where a unit reads the record an event carries, by record type (formatted with the row and its document).
+RECORD_LINKS = {
+    "penalty_decision": "/v1/penalties/{record_id}",
+    "restriction": "/v1/entities/{entity_key}/credit",
+    "project_alert": "/v1/alerts",
+    "monthly_report": "/v1/reports/monthly/{record_id}.pdf",
+}
 MESSAGE_FROM = "FROM delivery.outbox o JOIN delivery.event e ON e.id = o.event_id"
 MESSAGE_SELECT = f"SELECT {MESSAGE_COLUMNS} {MESSAGE_FROM}"
 
@@ -92,8 +102,11 @@ def _enqueue(conn: sa.Connection, where: str, key: Any, ack_due: date | None) ->
     due = ack_due if ack_due is not None else acknowledgement_due()
     return conn.execute(
         sa.text(
-            "INSERT INTO delivery.outbox (event_id, unit_code, status, ack_due)"
-            " SELECT e.id, u.code, CASE WHEN u.status = 'active' THEN 'pending' ELSE 'disabled' END, :due"
+            # The message id grows with the event id, so its unique index is appended to, not scattered
+            # into (random ids made the index the slowest part of a large merge).
+            "INSERT INTO delivery.outbox (event_id, unit_code, status, ack_due, message_id)"
+            " SELECT e.id, u.code, CASE WHEN u.status = 'active' THEN 'pending' ELSE 'disabled' END, :due,"
+            "        'msg_' || lpad(e.id::text, 12, '0') || '_' || u.code"
             f" FROM delivery.event e CROSS JOIN delivery.member_unit u WHERE {where}"
             " ORDER BY e.id, u.code ON CONFLICT (event_id, unit_code) DO NOTHING"
         ),
@@ -105,8 +118,18 @@ def _enqueue(conn: sa.Connection, where: str, key: Any, ack_due: date | None) ->
 # Payload
 
 
+def record_link(row: Mapping[str, Any], base: str) -> str | None:
+    """The API URL of the record an event carries (None when its type has no endpoint)."""
+    template = RECORD_LINKS.get(row["record_type"])
+    document = row["document"] if isinstance(row["document"], Mapping) else {}
+    try:
+        return base + template.format(record_id=row["record_id"], **document) if template else None
+    except (KeyError, IndexError):
+        return None
+
+
 def build_payload(row: Mapping[str, Any], api_base_url: str) -> dict[str, Any]:
-    """The message a unit receives (push body or feed item): the masked decision, its hash and links."""
+    """The message a unit receives (push body or feed item): the masked record, its hash and links."""
     base = api_base_url.rstrip("/")
     created = row["event_created_at"]
     return {
@@ -116,13 +139,15 @@ def build_payload(row: Mapping[str, Any], api_base_url: str) -> dict[str, Any]:
         "data": {
             "event_id": row["event_id"],
             "unit": row["unit_code"],
+            "record_type": row["record_type"],
+            "record_id": row["record_id"],
             "penalty_id": row["penalty_id"],
-            "version": row["penalty_version"],
+            "version": row["record_version"],
             "document": row["document"],
             "document_hash": row["document_hash"],
             "ack_due": row["ack_due"].isoformat() if row["ack_due"] else None,
             "links": {
-                "self": f"{base}/v1/penalties/{row['penalty_id']}",
+                "self": record_link(row, base),
                 "receipt": f"{base}/v1/receipts",
             },
         },

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.airflow  # slow: about a minute on 2 cores
+pytestmark = pytest.mark.airflow  # slow: two to three minutes on 2 cores
 
 
 def test_demo_prints_conservation_deliveries_overdue_units_and_a_verified_audit_chain(hub):
@@ -28,13 +28,22 @@ def test_demo_prints_conservation_deliveries_overdue_units_and_a_verified_audit_
     assert {"required:cf_wsh", "date_order:decision_after_validity", "vocabulary:cf_cflb",
             "amount_negative:cf_nr_wfff"} <= set(summary["quarantine_rules"])  # fmt: skip
 
+    for name, figures in summary["datasets"].items():
+        assert figures["rows_in"] == figures["rows_loaded"] + figures["rows_quarantined"] + figures["rows_duplicate"], name
+    assert {"trading_507", "trading_519", "trading_502", "credit_dishonest_debtor"} <= set(summary["datasets"])
+    assert summary["credit"]["active_restrictions"] > 0 and summary["credit"]["removals_processed"] > 0
+    assert summary["supervision"]["sections"] > 0 and summary["supervision"]["raised"] > 0
+    report = summary["monthly_report"]
+    assert Path(report["pdf"]).read_bytes().startswith(b"%PDF") and Path(report["html"]).exists()
+
     deliveries = summary["deliveries"]
-    assert deliveries["expected"] == deliveries["events"] * deliveries["units"] > 0
+    owed = deliveries["owed_per_unit"]
+    assert len(owed) == deliveries["units"] and deliveries["expected"] == sum(owed.values()) > 0
     assert deliveries["delivered"] == deliveries["expected"]
     assert (deliveries["pending"], deliveries["failed"]) == (0, 0)
     assert deliveries["first_pass_retrying"] > 0, "a unit was down during the first pass"
     assert deliveries["every_unit_holds_every_decision_once"]
-    assert deliveries["acknowledged"] == deliveries["expected"] - deliveries["events"]
+    assert deliveries["acknowledged"] == deliveries["expected"] - owed[deliveries["unit_not_acknowledging"]]
     assert [u["unit"] for u in summary["overdue"]["units"]] == [deliveries["unit_not_acknowledging"]]
 
     assert summary["oversight"]["without_case_reference"] == 400
