@@ -15,13 +15,11 @@ os.environ["GX_ANALYTICS_ENABLED"] = "False"  # the hub must not phone home
 import threading  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
-import warnings  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from typing import Any  # noqa: E402
 
 import great_expectations as gx  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
-from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: E402
 
 from ggzy.errors import HubError  # noqa: E402
 from ggzy.identifiers import mask_id_number  # noqa: E402
@@ -33,6 +31,7 @@ from quality.runner import (  # noqa: E402
     ValidationOutcome,
     _raised_exception,
     _validate_in_two_passes,
+    warehouse_datasource,
 )
 
 PERSONAL_ID_FIELDS = ("card_num",)
@@ -67,13 +66,7 @@ def _gx_for(engine: sa.Engine) -> _CreditGx:
     with _contexts_lock:
         found = _contexts.get(url)
         if found is None:
-            context = gx.get_context(mode="ephemeral")
-            context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message="You are using a generic SQLDatasource")
-                datasource = context.data_sources.add_sql(
-                    name="warehouse_credit", connection_string=url, kwargs={"poolclass": sa.pool.StaticPool}
-                )
+            context, datasource = warehouse_datasource(url, "warehouse_credit")
             definitions, suites = {}, {}
             for name, spec in LIST_SPECS.items():
                 for gx_engine in _engines(datasource):

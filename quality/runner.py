@@ -109,22 +109,30 @@ def _point_view_at(gx_engine: sa.Engine, batch_id: str) -> None:
         conn.execute(sa.text(f"CREATE OR REPLACE TEMPORARY VIEW {BATCH_VIEW} AS {batch_query(batch_id)}"))
 
 
+def warehouse_datasource(url: str, name: str) -> tuple[Any, Any]:
+    """An ephemeral GX context (no progress bars) with one SQL datasource on the warehouse; (context, datasource).
+
+    add_postgres validates the URL as a network DSN and refuses the embedded server's unix-socket URL; the
+    generic SQL datasource drives the same SQLAlchemy engine and PostgreSQL dialect. One static connection:
+    the temporary batch views live in that session.
+    """
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="You are using a generic SQLDatasource")
+        datasource = context.data_sources.add_sql(
+            name=name, connection_string=url, kwargs={"poolclass": sa.pool.StaticPool}
+        )
+    return context, datasource
+
+
 def _gx_for(engine: sa.Engine, batch_id: str) -> _GxWarehouse:
     """The cached ephemeral context, datasource, asset and suite for the engine's database."""
     url = engine.url.render_as_string(hide_password=False)
     with _warehouses_lock:
         found = _warehouses.get(url)
         if found is None:
-            context = gx.get_context(mode="ephemeral")
-            context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-            # add_postgres validates the URL as a network DSN and refuses the embedded server's unix-socket
-            # URL; the generic SQL datasource drives the same SQLAlchemy engine and PostgreSQL dialect.
-            # One static connection: the temporary batch view lives in that session.
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message="You are using a generic SQLDatasource")
-                datasource = context.data_sources.add_sql(
-                    name="warehouse", connection_string=url, kwargs={"poolclass": sa.pool.StaticPool}
-                )
+            context, datasource = warehouse_datasource(url, "warehouse")
             # The datasource probes a new asset on its own engine; metrics run on the execution engine's.
             _point_view_at(datasource.get_engine(), batch_id)
             _point_view_at(datasource.get_execution_engine().engine, batch_id)

@@ -16,7 +16,6 @@ os.environ["GX_ANALYTICS_ENABLED"] = "False"  # the hub must not phone home
 import threading  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
-import warnings  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from typing import Any, ClassVar  # noqa: E402
 
@@ -24,7 +23,6 @@ import great_expectations as gx  # noqa: E402
 import great_expectations.expectations as gxe  # noqa: E402
 import pandas as pd  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
-from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: E402
 from great_expectations.execution_engine import PandasExecutionEngine, SqlAlchemyExecutionEngine  # noqa: E402
 from great_expectations.expectations.expectation import ColumnMapExpectation  # noqa: E402
 from great_expectations.expectations.metadata_types import FailureSeverity  # noqa: E402
@@ -41,6 +39,7 @@ from quality.runner import (  # noqa: E402
     ValidationOutcome,
     _raised_exception,
     _validate_in_two_passes,
+    warehouse_datasource,
 )
 from quality.trading_rules import ERROR, WARNING, CoreTable, TradingRule, rule_columns, trading_rules  # noqa: E402
 
@@ -158,13 +157,7 @@ def _gx_for(
     with _contexts_lock:
         found = _contexts.get(url)
         if found is None:
-            context = gx.get_context(mode="ephemeral")
-            context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message="You are using a generic SQLDatasource")
-                datasource = context.data_sources.add_sql(
-                    name="trading_warehouse", connection_string=url, kwargs={"poolclass": sa.pool.StaticPool}
-                )
+            context, datasource = warehouse_datasource(url, "trading_warehouse")
             found = _contexts[url] = _GxTrading(context, datasource)
         if table.code not in found.definitions:
             found.suites[table.code] = build_suite(table, key_fields)
