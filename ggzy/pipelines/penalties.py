@@ -22,7 +22,7 @@ import io
 import json
 import logging
 import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -81,6 +81,16 @@ class BatchReport:
         """Plain JSON-able dict (API responses, XCom, `--json`)."""
         return asdict(self)
 
+    @classmethod
+    def from_batch(cls, row: dict[str, Any], **extra: Any) -> BatchReport:
+        """The report of an ops.batch manifest row (missing counts read as 0), plus extra fields."""
+        counts = {f.name: row.get(f.name) or 0 for f in fields(cls) if f.name.startswith("rows_") and f.name in row}
+        return cls(
+            batch_id=str(row["id"]), dataset=row["dataset"], filename=row["filename"] or "", sha256=row["sha256"],
+            status=row["status"], file_format=row.get("file_format"), encoding=row.get("encoding"),
+            **counts, **extra,
+        )  # fmt: skip
+
 
 # ---------------------------------------------------------------------------------------------------
 # Landing
@@ -92,23 +102,7 @@ def _land(engine: Engine, settings: Settings, data: bytes, filename: str, source
 
 
 def _report_from_batch(row: dict[str, Any], **extra: Any) -> BatchReport:
-    return BatchReport(
-        batch_id=str(row["id"]),
-        dataset=row["dataset"],
-        filename=row["filename"] or "",
-        sha256=row["sha256"],
-        status=row["status"],
-        rows_in=row["rows_in"] or 0,
-        rows_loaded=row["rows_loaded"] or 0,
-        rows_inserted=row["rows_inserted"] or 0,
-        rows_updated=row["rows_updated"] or 0,
-        rows_quarantined=row["rows_quarantined"] or 0,
-        rows_duplicate=row["rows_duplicate"] or 0,
-        rows_warned=row["rows_warned"] or 0,
-        file_format=row.get("file_format"),
-        encoding=row.get("encoding"),
-        **extra,
-    )
+    return BatchReport.from_batch(row, **extra)
 
 
 _fail_batch = fail_batch

@@ -498,22 +498,7 @@ def _process_batch(engine: Engine, ds: TradingDataset, batch_id: str) -> BatchRe
 
 
 def _batch_report(row: dict[str, Any]) -> TradingReport:
-    return TradingReport(
-        batch_id=str(row["id"]),
-        dataset=row["dataset"],
-        filename=row["filename"] or "",
-        sha256=row["sha256"],
-        status=row["status"],
-        rows_in=row["rows_in"] or 0,
-        rows_loaded=row["rows_loaded"] or 0,
-        rows_inserted=row["rows_inserted"] or 0,
-        rows_updated=row["rows_updated"] or 0,
-        rows_quarantined=row["rows_quarantined"] or 0,
-        rows_duplicate=row["rows_duplicate"] or 0,
-        rows_warned=row["rows_warned"] or 0,
-        rows_waiting=row.get("rows_waiting") or 0,
-        file_format=row.get("file_format"),
-    )
+    return TradingReport.from_batch(row)
 
 
 # ---------------------------------------------------------------------------------------------------
