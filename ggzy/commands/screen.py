@@ -78,7 +78,7 @@ def screen_command(
             write_sections(result, output_path)
             progress.update(task, advance=1)
     except HubError as error:
-        console.print(f"[red]{error.zh}[/]\n[red]{error.en}[/]")
+        console.print(f"[red]{error.zh}[/]\n[red]{error.en}[/]", soft_wrap=True)  # whole lines: paths are long
         raise typer.Exit(2) from None
     scored = result["score_status"] == "calculated"
     flagged = int((result["flags"] != "").sum())
