@@ -21,7 +21,6 @@ from typing import Any  # noqa: E402
 import great_expectations as gx  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
-from ggzy.errors import HubError  # noqa: E402
 from ggzy.identifiers import mask_id_number  # noqa: E402
 from quality.credit_rules import LIST_SPECS, configure_credit_suite, rules_for  # noqa: E402
 from quality.rules import ERROR  # noqa: E402
@@ -29,8 +28,8 @@ from quality.runner import (  # noqa: E402
     INDEX_COLUMN,
     RuleFailure,
     ValidationOutcome,
-    _raised_exception,
     _validate_in_two_passes,
+    ensure_rule_ran,
     warehouse_datasource,
 )
 
@@ -115,13 +114,7 @@ def validate_credit_batch(engine: sa.Engine, list_name: str, batch_id: str) -> V
 
 def _collect(outcome: ValidationOutcome, result: Any, rules: dict) -> None:
     """Add one expectation's unexpected rows to the outcome as failures of its rule."""
-    rule_name = (result.expectation_config.meta or {}).get("rule")
-    message = _raised_exception(result.exception_info)
-    if message is not None:
-        raise HubError(
-            "validation_error", f"数据校验规则 {rule_name} 无法执行：{message}",
-            f"Validation rule {rule_name} could not run: {message}", status_code=500, detail={"rule": rule_name},
-        )  # fmt: skip
+    rule_name = ensure_rule_ran(result)
     if result.success:
         return
     rule = rules[rule_name]

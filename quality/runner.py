@@ -239,12 +239,11 @@ def _raised_exception(info: Any) -> str | None:
     return None
 
 
-def _collect(outcome: ValidationOutcome, expectation_result: Any) -> None:
-    """Add one expectation's unexpected rows to the outcome as failures of its rule."""
-    config = expectation_result.expectation_config
-    rule_name = (config.meta or {}).get("rule")
+def ensure_rule_ran(expectation_result: Any) -> str:
+    """The rule name of an expectation result; fails closed (HubError) when GX could not run the rule."""
+    rule_name = (expectation_result.expectation_config.meta or {}).get("rule")
     message = _raised_exception(expectation_result.exception_info)
-    if message is not None:  # fail closed: a rule that could not run must not pass rows
+    if message is not None:  # a rule that could not run must not pass rows
         raise HubError(
             "validation_error",
             f"数据校验规则 {rule_name} 无法执行：{message}",
@@ -252,6 +251,12 @@ def _collect(outcome: ValidationOutcome, expectation_result: Any) -> None:
             status_code=500,
             detail={"rule": rule_name},
         )
+    return rule_name
+
+
+def _collect(outcome: ValidationOutcome, expectation_result: Any) -> None:
+    """Add one expectation's unexpected rows to the outcome as failures of its rule."""
+    rule_name = ensure_rule_ran(expectation_result)
     if expectation_result.success:
         return
     rule = RULES_BY_NAME[rule_name]

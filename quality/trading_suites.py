@@ -31,14 +31,13 @@ from great_expectations.expectations.metrics.map_metric_provider import (  # noq
     column_condition_partial,
 )
 
-from ggzy.errors import HubError  # noqa: E402
 from quality.expectations import ExpectColumnValuesToHaveValidUsccCheckDigit, ExpectNoUnexpectedRows  # noqa: E402
 from quality.runner import (  # noqa: E402
     INDEX_COLUMN,
     RuleFailure,
     ValidationOutcome,
-    _raised_exception,
     _validate_in_two_passes,
+    ensure_rule_ran,
     warehouse_datasource,
 )
 from quality.trading_rules import ERROR, WARNING, CoreTable, TradingRule, rule_columns, trading_rules  # noqa: E402
@@ -218,16 +217,7 @@ def _collect(
     outcome: ValidationOutcome, result: Any, rules: dict[str, TradingRule], table: str, keys: dict[int, str]
 ) -> None:
     """Add one expectation's unexpected rows to the outcome as failures of its rule."""
-    name = (result.expectation_config.meta or {}).get("rule")
-    message = _raised_exception(result.exception_info)
-    if message is not None:
-        raise HubError(
-            "validation_error",
-            f"数据校验规则 {name} 无法执行：{message}",
-            f"Validation rule {name} could not run: {message}",
-            status_code=500,
-            detail={"rule": name},
-        )
+    name = ensure_rule_ran(result)
     if result.success:
         return
     rule = rules[name]
