@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import re
 import tempfile
 import threading
@@ -639,6 +640,8 @@ def _copy_expression(column: ColumnInfo, fmt: str) -> str:
         if fmt == "parquet":
             return f"array_to_string({ident}, chr(31)) AS {ident}"
         return f"CAST(to_json({ident}) AS text) AS {ident}"
+    if fmt == "parquet":
+        return ident  # pyarrow parses PostgreSQL's own output (UTC, ISO): faster than to_char on every row
     if column.type == "timestamp with time zone":
         return f"""to_char({ident} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS {ident}"""
     if column.type in ("boolean", "json", "jsonb", "uuid"):
@@ -657,9 +660,13 @@ def _csv_to_parquet(raw: BinaryIO, sink: Any, view: ViewInfo, batch_rows: int) -
     text_types = {f.name: pa.string() if pa.types.is_list(f.type) else f.type for f in schema}
     reader = pacsv.open_csv(
         raw,
-        read_options=pacsv.ReadOptions(block_size=8 << 20, use_threads=True),
+        read_options=pacsv.ReadOptions(block_size=4 << 20, use_threads=True),
         convert_options=pacsv.ConvertOptions(
-            column_types=text_types, strings_can_be_null=True, quoted_strings_can_be_null=False
+            column_types=text_types,
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+            true_values=["t"],
+            false_values=["f"],  # PostgreSQL's boolean output
         ),
     )
     rows = 0
@@ -675,6 +682,41 @@ def _csv_to_parquet(raw: BinaryIO, sink: Any, view: ViewInfo, batch_rows: int) -
                 arrays.append(column)
             writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))
             rows += batch.num_rows
+    return rows
+
+
+def _copy_into_parquet(cursor: Any, statement: str, sink: Any, view: ViewInfo, batch_rows: int) -> int:
+    """Run the COPY in a thread that feeds a pipe while pyarrow converts what has arrived, so PostgreSQL's
+    output and the Parquet encoding overlap (sequentially, the conversion doubled an export's time)."""
+    read_fd, write_fd = os.pipe()
+    source, pipe = os.fdopen(read_fd, "rb", buffering=1 << 20), os.fdopen(write_fd, "wb", buffering=1 << 20)
+    failure: list[BaseException] = []
+
+    def pump() -> None:
+        try:
+            cursor.copy_expert(statement, pipe, size=1 << 20)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread below
+            failure.append(exc)
+        finally:
+            try:
+                pipe.close()
+            except OSError:  # the reader stopped first: its own error is raised below
+                pass
+
+    thread = threading.Thread(target=pump, name="export-copy", daemon=True)
+    thread.start()
+    try:
+        rows = _csv_to_parquet(source, sink, view, batch_rows)
+    except BaseException:
+        source.close()  # a writer blocked on a full pipe gets EPIPE and ends
+        thread.join()
+        if failure:  # a truncated CSV is a symptom; the database's error is the cause
+            raise failure[0] from None
+        raise
+    source.close()
+    thread.join()
+    if failure:
+        raise failure[0]
     return rows
 
 
@@ -704,10 +746,8 @@ def export_view(
             cursor.copy_expert(statement, sink, size=1 << 20)
             rows = max(cursor.rowcount, 0)
         else:
-            with tempfile.SpooledTemporaryFile(max_size=64 << 20) as raw:
-                cursor.copy_expert(statement, raw, size=1 << 20)
-                raw.seek(0)
-                rows = _csv_to_parquet(raw, sink, view, batch_rows)
+            cursor.execute("SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'")
+            rows = _copy_into_parquet(cursor, statement, sink, view, batch_rows)
     except psycopg2.Error as exc:
         spool.close()
         wrapped = sa.exc.DBAPIError(statement, values, exc)

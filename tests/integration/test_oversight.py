@@ -193,6 +193,16 @@ def test_export_of_a_whole_view_reads_back_with_the_manifest(
         and first["decision_no"] == "焦建罚〔2026〕1号"
     )
     assert UNMASKED_ID.encode() not in response.content
+    if fmt == "parquet":  # typed columns: times exact and in UTC, booleans as booleans
+        with db.connect() as conn:
+            stored = conn.execute(
+                sa.text("SELECT created_at, valid_long_term FROM core.penalty_decision WHERE id = :i"),
+                {"i": first["id"]},
+            ).one()
+        assert (
+            first["created_at"] == stored.created_at and first["created_at"].utcoffset().total_seconds() == 0
+        )
+        assert first["valid_long_term"] is stored.valid_long_term
     event = last_event(db)
     assert event["seq"] == manifest["audit_seq"] and event["row_count"] == 7
     assert event["result_sha256"] == manifest["sha256"] and json.loads(event["params"])["format"] == fmt
