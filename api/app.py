@@ -15,6 +15,7 @@ from api.routers import alerts, credit, feed, ops, oversight, penalties, receipt
 from api.routers.submissions import upload_too_large
 from api.schemas import Health
 from ggzy import database
+from ggzy.audit import GroupAppender
 from ggzy.errors import HubError
 from ggzy.settings import Settings, get_settings
 
@@ -96,6 +97,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.api_engine = database.api_engine(settings)
         yield
+        app.state.audit_appender.close()
         if app.state.library is not None:
             app.state.library.dispose()
 
@@ -109,6 +111,9 @@ def create_app(
     app.state.settings = settings
     app.state.api_engine = None
     app.state.library = None
+    # Audit rows of concurrent requests are appended together (see ggzy.audit.GroupAppender).
+    app.state.api_read_engine = None
+    app.state.audit_appender = GroupAppender(lambda: database.api_read_engine(settings))
     app.state.rate_limiter = TokenBucketLimiter(rate_per_second, burst) if rate_per_second else None
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.upload_max_bytes)

@@ -38,7 +38,7 @@ bearer_scheme = HTTPBearer(
 )
 
 
-def get_hub_settings(request: Request) -> Settings:
+async def get_hub_settings(request: Request) -> Settings:
     """The settings the app was built with."""
     return request.app.state.settings
 
@@ -46,12 +46,25 @@ def get_hub_settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_hub_settings)]
 
 
-def get_api_engine(request: Request) -> sa.Engine:
+def api_engine_of(request: Request) -> sa.Engine:
     """The engine connected as the least-privileged API role (created once per app)."""
     state = request.app.state
     if getattr(state, "api_engine", None) is None:
         state.api_engine = database.api_engine(state.settings)
     return state.api_engine
+
+
+def api_read_engine_of(request: Request) -> sa.Engine:
+    """The API role's autocommit engine (one round trip per statement) for one-statement request work."""
+    state = request.app.state
+    if getattr(state, "api_read_engine", None) is None:
+        state.api_read_engine = database.api_read_engine(state.settings)
+    return state.api_read_engine
+
+
+async def get_api_engine(request: Request) -> sa.Engine:
+    """The API-role engine as a dependency (async: no worker-thread hop for a lookup)."""
+    return api_engine_of(request)
 
 
 ApiEngineDep = Annotated[sa.Engine, Depends(get_api_engine)]
@@ -64,13 +77,14 @@ def client_address(request: Request) -> str | None:
 
 def get_principal(
     request: Request,
-    engine: ApiEngineDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> Principal:
     """Authenticate the bearer token; every failure is logged to the audit log before the 401."""
     try:
         principal = authenticate(
-            engine, credentials.credentials if credentials else None, client_addr=client_address(request)
+            api_read_engine_of(request),
+            credentials.credentials if credentials else None,
+            client_addr=client_address(request),
         )
     except sa.exc.SQLAlchemyError:
         log.exception("authentication or its audit append failed")
@@ -129,6 +143,8 @@ class AuditedRequest:
     ) -> None:
         route = request.scope.get("route")
         self.engine = engine
+        self.read_engine = api_read_engine_of(request)  # autocommit: for single-statement reads
+        self.appender: audit.GroupAppender | None = getattr(request.app.state, "audit_appender", None)
         self.principal = principal
         self.case_ref = case_ref
         self.purpose = purpose
@@ -143,12 +159,14 @@ class AuditedRequest:
 
     def record(self, *, row_count: int | None, result_sha256: str | None) -> int:
         """Append this request's audit row; raises the fail-closed 503 when the log cannot be written."""
+        event = {"principal": self.principal, "case_ref": self.case_ref, "purpose": self.purpose,
+                 "action": self.action, "params": self.params, "row_count": row_count,
+                 "result_sha256": result_sha256, "client_addr": self.client_addr}  # fmt: skip
         try:
-            self.audit_seq = audit.append(
-                self.engine, principal=self.principal, case_ref=self.case_ref, purpose=self.purpose,
-                action=self.action, params=self.params, row_count=row_count, result_sha256=result_sha256,
-                client_addr=self.client_addr,
-            )  # fmt: skip
+            if self.appender is not None:
+                self.audit_seq = self.appender.append(**event)
+            else:
+                self.audit_seq = audit.append(self.engine, **event)
         except sa.exc.SQLAlchemyError:
             log.exception("audit append failed for %s; returning 503 and no data", self.action)
             raise audit_unavailable() from None
@@ -174,7 +192,7 @@ def audit_refusal(request: Request, error: HubError, body: bytes) -> None:
     ctx: AuditedRequest | None = getattr(request.state, "audit_request", None)
     if ctx is None:
         ctx = AuditedRequest(
-            request, get_api_engine(request), principal,
+            request, api_engine_of(request), principal,
             header_text(request.headers.get(CASE_REF_HEADER)), header_text(request.headers.get(PURPOSE_HEADER)),
         )  # fmt: skip
     if ctx.audit_seq is not None:
@@ -206,7 +224,7 @@ def audited(*roles: str) -> Callable[..., AuditedRequest]:
     """A dependency admitting only `roles`, binding oversight requests to a case, ready to audit the reply."""
     allowed = tuple(roles)
 
-    def dependency(
+    async def dependency(  # no I/O: runs on the event loop, not in a worker thread
         request: Request,
         engine: ApiEngineDep,
         principal: PrincipalDep,
@@ -245,11 +263,11 @@ def audited(*roles: str) -> Callable[..., AuditedRequest]:
     return dependency
 
 
-def get_library(request: Request) -> LibraryReader:
+async def get_library(request: Request) -> LibraryReader:
     """The library reader pools of this app (ggzy_sql login, one pool per sharing scope)."""
     state = request.app.state
     if getattr(state, "library", None) is None:
-        state.library = LibraryReader(state.settings, get_api_engine(request))
+        state.library = LibraryReader(state.settings, api_engine_of(request))
     return state.library
 
 

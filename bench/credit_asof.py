@@ -6,7 +6,8 @@
    ratio target <= 2x. The bitemporal variant (KNOWN_ON_SQL, "as known on") is timed too, for information.
 2. The API endpoint GET /v1/entities/{uscc}/credit at 32 concurrent clients vs the same app (same auth, same
    audit append before the answer leaves) serving a constant response from a route beside it; ratio target
-   >= 0.8. A bare FastAPI constant app (no auth, no audit) is measured too, as the framework's raw ceiling.
+   >= 0.8. For the breakdown, also: the same app's constant behind the token check only (no audit), and a
+   bare FastAPI constant app (no auth, no audit): the framework's raw ceiling.
 
     .venv/bin/python -m bench.credit_asof [--entries 1000000] [--lookups 10000] [--seconds 10] [--clients 32]
 """
@@ -162,6 +163,12 @@ def make_credit_app() -> Any:
         read.log_params({"uscc": uscc, "as_of": as_of.isoformat() if as_of else None, "known_on": None})
         return read.respond(CONSTANT_BODY, row_count=0)
 
+    body = json.dumps(CONSTANT_BODY).encode()
+
+    @app.get("/v1/bench-constant-token-only/{uscc}/credit", dependencies=[Depends(get_principal)])
+    def constant_token_only(uscc: str, as_of: date | None = None) -> Response:
+        return Response(body, media_type="application/json")  # for the breakdown only: not audited
+
     return app
 
 
@@ -236,6 +243,7 @@ def api_throughput(home: Path, tokens: list[str], keys: list[str], seconds: floa
     for name, factory, path in (
         ("endpoint", "make_credit_app", "/v1/entities/{uscc}/credit"),
         ("same_app_constant", "make_credit_app", "/v1/bench-constant/{uscc}/credit"),
+        ("same_app_constant_token_only", "make_credit_app", "/v1/bench-constant-token-only/{uscc}/credit"),
         ("bare_framework_constant", "make_bare_constant_app", "/v1/bench-constant/{uscc}/credit"),
     ):
         with CreditServer(factory, home) as url:
@@ -246,6 +254,8 @@ def api_throughput(home: Path, tokens: list[str], keys: list[str], seconds: floa
     )
     runs["ratio_to_same_app_constant"] = round(endpoint / constant, 3) if constant else None
     runs["ratio_to_bare_framework"] = round(endpoint / bare, 3) if bare else None
+    token_only = runs["same_app_constant_token_only"]["throughput_rps"]
+    runs["ratio_to_same_app_token_only"] = round(endpoint / token_only, 3) if token_only else None
     runs["target_min_ratio"] = API_RATIO_TARGET
     runs["meets_target"] = bool(constant) and endpoint / constant >= API_RATIO_TARGET
     return runs

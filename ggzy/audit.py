@@ -11,9 +11,11 @@ import base64
 import hashlib
 import json
 import os
+import queue
+import threading
 import uuid
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,8 +50,7 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def append(
-    conn_or_engine: sa.Engine | sa.Connection,
+def event_values(
     *,
     action: str,
     principal: Principal | None = None,
@@ -63,8 +64,8 @@ def append(
     row_count: int | None = None,
     result_sha256: str | None = None,
     client_addr: str | None = None,
-) -> int:
-    """Append one event through audit.append() and return its sequence number (commits when given an engine)."""
+) -> dict[str, Any]:
+    """The bound values of one audit event (the principal, when given, supplies actor, org, role and token)."""
     if principal is not None:
         actor, org_code, role, token_id = (
             principal.person,
@@ -72,7 +73,7 @@ def append(
             principal.role,
             principal.token_id,
         )
-    values = {
+    return {
         "actor": actor,
         "org_code": org_code,
         "role": role,
@@ -85,10 +86,139 @@ def append(
         "result_sha256": result_sha256,
         "client_addr": client_addr,
     }
+
+
+def append(conn_or_engine: sa.Engine | sa.Connection, **event: Any) -> int:
+    """Append one event through audit.append() and return its sequence number (commits when given an engine).
+
+    Keyword arguments are those of `event_values`.
+    """
+    values = event_values(**event)
     if isinstance(conn_or_engine, sa.Engine):
         with conn_or_engine.begin() as conn:
             return int(conn.scalar(_APPEND_SQL, values))
     return int(conn_or_engine.scalar(_APPEND_SQL, values))
+
+
+# Several events in ONE statement: audit.append() once per element, in order, in one transaction (the chain
+# head's row lock is taken by the first call and simply held for the rest).
+_APPEND_MANY_SQL = (
+    "SELECT audit.append(t.actor, t.org_code, t.role, t.token_id, t.case_ref, t.purpose, t.action, t.params,"
+    " t.row_count, t.result_sha256, t.client_addr)"
+    " FROM unnest(CAST(%(actor)s AS text[]), CAST(%(org_code)s AS text[]), CAST(%(role)s AS text[]),"
+    " CAST(%(token_id)s AS uuid[]), CAST(%(case_ref)s AS text[]), CAST(%(purpose)s AS text[]),"
+    " CAST(%(action)s AS text[]), CAST(%(params)s AS text[]), CAST(%(row_count)s AS bigint[]),"
+    " CAST(%(result_sha256)s AS text[]), CAST(%(client_addr)s AS text[]))"
+    " WITH ORDINALITY AS t(actor, org_code, role, token_id, case_ref, purpose, action, params, row_count,"
+    " result_sha256, client_addr, n) ORDER BY t.n"
+)
+
+
+def append_many(cursor: Any, events: list[dict[str, Any]]) -> list[int]:
+    """Append events (from `event_values`) in one statement on a DB-API cursor; their seqs, in order."""
+    columns = {name: [event[name] for event in events] for name in events[0]}
+    cursor.execute(_APPEND_MANY_SQL, columns)
+    return [int(row[0]) for row in cursor.fetchall()]
+
+
+@dataclass
+class _Waiting:
+    values: dict[str, Any]
+    done: threading.Event = field(default_factory=threading.Event)
+    seq: int | None = None
+    error: BaseException | None = None
+
+
+class GroupAppender:
+    """Appends the audit events of concurrent requests together: one statement per group, one group at a time.
+
+    The chain head is a one-row lock held until commit, so 32 requests each appending on their own queue up
+    behind it one commit at a time and wake each other in turn. Here a writer thread takes every event
+    waiting, appends them in one autocommit statement on its own connection, and only then releases each
+    caller: an answer still leaves after its audit row has committed (fail closed on any error), but the
+    lock is taken once per group.
+    """
+
+    def __init__(self, engine_factory: Any, max_group: int = 256) -> None:
+        self._engine_factory = engine_factory
+        self.max_group = max_group
+        self._queue: queue.SimpleQueue[_Waiting | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._connection: Any = None
+
+    def append(self, **event: Any) -> int:
+        """Append one event (keywords of `event_values`) and return its seq once it has committed."""
+        waiting = _Waiting(event_values(**event))
+        self._ensure_writer()
+        self._queue.put(waiting)
+        waiting.done.wait()
+        if waiting.error is not None:
+            raise waiting.error
+        return int(waiting.seq)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        """Stop the writer thread (after the groups already queued) and close its connection."""
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            self._queue.put(None)
+            thread.join(timeout=10)
+        self._thread = None
+
+    def _ensure_writer(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        with self._start_lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="audit-group-append", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while (first := self._queue.get()) is not None:
+                group, stop = [first], False
+                while len(group) < self.max_group:
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is None:
+                        stop = True
+                        break
+                    group.append(item)
+                self._write(group)
+                if stop:
+                    return
+        finally:
+            self._disconnect()
+
+    def _write(self, group: list[_Waiting]) -> None:
+        try:
+            if self._connection is None:
+                self._connection = self._engine_factory().raw_connection()
+                self._connection.driver_connection.autocommit = True  # the statement is its own transaction
+            with self._connection.driver_connection.cursor() as cursor:
+                seqs = append_many(cursor, [w.values for w in group])
+            for waiting, seq in zip(group, seqs, strict=True):
+                waiting.seq = seq
+        except BaseException as exc:  # noqa: BLE001 - every caller of the group gets the failure
+            self._disconnect()
+            error = exc if isinstance(exc, sa.exc.SQLAlchemyError) else sa.exc.DBAPIError(
+                "audit append", None, exc if isinstance(exc, Exception) else Exception(repr(exc)))  # fmt: skip
+            for waiting in group:
+                waiting.error = error
+        finally:
+            for waiting in group:
+                waiting.done.set()
+
+    def _disconnect(self) -> None:
+        """Close the writer's connection for good (it never goes back to the pool: it was set to autocommit)."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            try:
+                connection.invalidate()
+            except Exception:  # noqa: BLE001 - a broken connection is dropped either way
+                pass
 
 
 def format_time(moment: datetime) -> str:

@@ -6,6 +6,7 @@ import logging
 import os
 import threading
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
@@ -110,13 +111,15 @@ def api_role_password(settings: Settings) -> str:
     return role_password(settings, b"ggzy-api-role")
 
 
-_engines: dict[tuple[str, int], Engine] = {}
+_engines: dict[tuple[Any, ...], Engine] = {}
 
 
-def _engine(url: str, pool_size: int) -> Engine:
-    key = (url, pool_size)
+def _engine(url: str, pool_size: int, max_overflow: int | None = None, **options: Any) -> Engine:
+    key = (url, pool_size, max_overflow, *sorted(options.items()))
     if key not in _engines:
-        _engines[key] = sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        options.setdefault("pool_pre_ping", True)
+        overflow = pool_size if max_overflow is None else max_overflow
+        _engines[key] = sa.create_engine(url, pool_size=pool_size, max_overflow=overflow, **options)
     return _engines[key]
 
 
@@ -128,6 +131,19 @@ def engine(settings: Settings | None = None) -> Engine:
 def api_engine(settings: Settings | None = None, pool_size: int = 10) -> Engine:
     """The engine the API uses, connected as the least-privileged API role."""
     return _engine(api_url(settings), pool_size)
+
+
+API_READ_POOL = 40  # one connection per worker thread of the API's thread pool (anyio's default: 40)
+
+
+def api_read_engine(settings: Settings | None = None) -> Engine:
+    """The API role in autocommit, for the one-statement work of every request (token check, lookups).
+
+    One statement is one round trip: no BEGIN, COMMIT or ROLLBACK, and no ping on checkout; a connection
+    the server dropped fails one request, and SQLAlchemy then replaces the whole pool. The pool keeps a
+    connection per worker thread, so busy moments reuse connections instead of opening new ones.
+    """
+    return _engine(api_url(settings), API_READ_POOL, 0, isolation_level="AUTOCOMMIT", pool_pre_ping=False)
 
 
 def dispose_engines() -> None:

@@ -15,13 +15,18 @@ from ggzy.pipelines.credit import credit_check
 
 router = APIRouter(tags=["credit 失信惩戒"])
 
+
 class CreditEntry(BaseModel):
     """One list entry (restriction) as the hub holds it; natural persons by masked identifier only."""
 
     id: int = Field(description="限制记录编号 / restriction record id")
-    source: str = Field(description="来源名单 / source list: credit_china_dishonest_debtor, serious_dishonesty_list, "
-                                    "exchange_blacklist_302, penalty_decision")
-    source_key: str = Field(description="名单中的编号（案号、记录编号、黑名单编号、机关/文号）/ the entry's key in its list")
+    source: str = Field(
+        description="来源名单 / source list: credit_china_dishonest_debtor, serious_dishonesty_list, "
+        "exchange_blacklist_302, penalty_decision"
+    )
+    source_key: str = Field(
+        description="名单中的编号（案号、记录编号、黑名单编号、机关/文号）/ the entry's key in its list"
+    )
     entity_kind: str = Field(description="organisation | person")
     entity_name: str = Field(description="主体名称 / entity name")
     entity_uscc: str | None = Field(description="统一社会信用代码 / USCC")
@@ -59,7 +64,9 @@ class CreditAnswer(BaseModel):
     known_on: datetime | None = Field(description="按当时所知（空为当前所知）/ as known at (empty: now)")
     restricted: bool = Field(description="该日是否受限 / restricted on that day")
     restrictions: list[CreditEntry] = Field(description="该日生效的限制 / entries restricting on that day")
-    removed: list[CreditEntry] = Field(description="该日前已移出的条目 / entries removed on or before that day")
+    removed: list[CreditEntry] = Field(
+        description="该日前已移出的条目 / entries removed on or before that day"
+    )
     ended: list[CreditEntry] = Field(description="已到期的条目 / entries whose period ended")
 
 
@@ -77,11 +84,15 @@ def answer(engine: Any, uscc: str, as_of: date | None, known_on: datetime | None
 def entity_credit(
     read: PenaltyReader,
     uscc: Annotated[str, Path(max_length=80, description="统一社会信用代码 / USCC (or P:… key of a person)")],
-    as_of: Annotated[date | None, Query(description="日期 YYYY-MM-DD（默认今天，北京时间）/ day (default today)")] = None,
-    known_on: Annotated[datetime | None, Query(description="按当时所知 ISO 8601 / as the hub knew it then")] = None,
+    as_of: Annotated[
+        date | None, Query(description="日期 YYYY-MM-DD（默认今天，北京时间）/ day (default today)")
+    ] = None,
+    known_on: Annotated[
+        datetime | None, Query(description="按当时所知 ISO 8601 / as the hub knew it then")
+    ] = None,
 ) -> Response:
     """Whether restricted on as_of, by which entries, and which were removed; oversight sends case headers. Audited."""
     read.log_params({"uscc": uscc, "as_of": as_of.isoformat() if as_of else None,
                      "known_on": known_on.isoformat() if known_on else None})  # fmt: skip
-    result = answer(read.engine, uscc, as_of, known_on)
+    result = answer(read.read_engine, uscc, as_of, known_on)
     return read.respond(result, row_count=len(result.restrictions) + len(result.removed) + len(result.ended))
