@@ -7,12 +7,14 @@ Start-up, in order (each step is printed with its duration):
    receiver stand-in, the receiver's configuration (secrets and member tokens) written, and on a first
    run the departments stand-in's demo files dropped into the drop folder;
 3. child processes, each in its own process group with its output in <GGZY_HOME>/logs/<name>.log:
-   the hub API, the member-unit receiver stand-in and Airflow's api-server, dag-processor, scheduler and
-   triggerer (`service_specs()` is the one place their command lines are built);
+   the exchange-centre and Credit China stand-ins (for each source not configured: the pulls are pointed at
+   them), the hub API, the member-unit receiver stand-in and Airflow's api-server, dag-processor, scheduler
+   and triggerer (`service_specs()` is the one place their command lines are built);
 4. health waits: HTTP endpoints for the API, the receiver and Airflow's api-server; Airflow's own health
    report (heartbeats) for the scheduler, dag-processor and triggerer; then until the hub's DAGs are parsed;
-5. every hub DAG unpaused and triggered once; a table of where everything is; the first ingest run's
-   outcome (per file: rows in, loaded, quarantined, duplicate) when it finishes.
+5. every pipeline's DAG unpaused and triggered once (penalty ingest, delivery and overdue report; the three
+   trading pulls; Credit China; supervision once the trading API pull has finished); a table of where
+   everything is; each run's outcome, and the ingest's per file (rows in, loaded, quarantined, duplicate).
 Then it watches: if a child dies, everything is stopped and the exit code is 1. Ctrl-C or SIGTERM stops
 every child (SIGTERM to its process group and each descendant, SIGKILL after a grace period) and the
 embedded PostgreSQL if this run started it, so nothing is left behind.
@@ -47,6 +49,15 @@ from ggzy.airflow_env import (
 )
 from ggzy.errors import HubError
 from ggzy.settings import Settings, get_settings
+from ggzy.workflows import HUB_DAG_IDS, PENALTY_INGEST
+from ggzy.workflows.credit import CREDIT_DAG_ID
+from ggzy.workflows.supervision import SUPERVISION_DAG_ID
+from ggzy.workflows.trading import SOURCES, TRADING_DAG_IDS
+
+TRADING_API_PULL = SOURCES["api"][0]
+AFTER_TRADING = (SUPERVISION_DAG_ID,)  # triggered when the first trading API pull has finished
+# Every pipeline `ggzy run` unpauses and runs once at start (the monthly report keeps to its schedule).
+RUN_DAG_IDS = (*HUB_DAG_IDS, *TRADING_DAG_IDS, CREDIT_DAG_ID, *AFTER_TRADING)
 
 START_TIMEOUT_SECONDS = 300.0  # Airflow components on 2 busy cores can take a minute or more each
 DAGS_TIMEOUT_SECONDS = 300.0
@@ -54,6 +65,12 @@ FIRST_RUN_TIMEOUT_SECONDS = 900.0
 STOP_GRACE_SECONDS = 30.0
 POLL_SECONDS = 1.0
 RECEIVER_POLL_SECONDS = 60  # the receiver stand-in reads pull units' feeds this often
+# The exchange-centre stand-in's year under `ggzy run`: small enough for a first pull of a minute or so.
+RUN_EXCHANGE_SECTIONS = 200
+RUN_EXCHANGE_SEED = 0
+EXCHANGE_STANDIN_KEY = "standin-key"
+CREDIT_STANDIN_KEY = "ggzy-hub"
+CREDIT_STANDIN_SECRET = "credit-china-standin-secret"  # a local stand-in's published test secret, not a credential
 
 
 @dataclass(frozen=True)
@@ -87,12 +104,50 @@ def receiver_webhook_url(settings: Settings, unit_code: str) -> str:
     return f"http://127.0.0.1:{settings.receiver_port}/units/{unit_code}/webhook"
 
 
+def standin_sources(settings: Settings) -> dict[str, str]:
+    """Environment pointing the trading API and Credit China pulls at `ggzy run`'s stand-ins, for each
+    source the operator left unconfigured (a configured source is used as it is)."""
+    env: dict[str, str] = {}
+    if not settings.exchange_api_url:
+        env["GGZY_EXCHANGE_API_URL"] = f"http://127.0.0.1:{settings.exchange_standin_port}"
+        env["GGZY_EXCHANGE_API_KEY"] = EXCHANGE_STANDIN_KEY
+    if not settings.credit_china_url:
+        env["GGZY_CREDIT_CHINA_URL"] = f"http://127.0.0.1:{settings.credit_standin_port}"
+        env["GGZY_CREDIT_CHINA_APP_KEY"] = CREDIT_STANDIN_KEY
+        env["GGZY_CREDIT_CHINA_APP_SECRET"] = CREDIT_STANDIN_SECRET
+    return env
+
+
+def _standin_specs(settings: Settings) -> list[ServiceSpec]:
+    """The exchange-centre and Credit China stand-ins, for the sources `standin_sources` fills in."""
+    sources, specs = standin_sources(settings), []
+    if "GGZY_EXCHANGE_API_URL" in sources:
+        url, port = sources["GGZY_EXCHANGE_API_URL"], settings.exchange_standin_port
+        specs.append(ServiceSpec(
+            "exchange-centre-standin",
+            ggzy_command("standins", "exchange", "serve", "--port", str(port), "--seed", str(RUN_EXCHANGE_SEED),
+                         "--sections", str(RUN_EXCHANGE_SECTIONS), "--api-key", EXCHANGE_STANDIN_KEY),
+            url=url, health_url=f"{url}/healthz", ports=(port,),
+        ))  # fmt: skip
+    if "GGZY_CREDIT_CHINA_URL" in sources:
+        url, port = sources["GGZY_CREDIT_CHINA_URL"], settings.credit_standin_port
+        specs.append(ServiceSpec(
+            "credit-china-standin",
+            ggzy_command("standins", "credit", "serve", "--port", str(port), "--app-key", CREDIT_STANDIN_KEY,
+                         "--app-secret", CREDIT_STANDIN_SECRET, "--exchange-sections", str(RUN_EXCHANGE_SECTIONS),
+                         "--exchange-seed", str(RUN_EXCHANGE_SEED)),
+            url=url, health_url=f"{url}/healthz", ports=(port,),
+        ))  # fmt: skip
+    return specs
+
+
 def service_specs(settings: Settings) -> list[ServiceSpec]:
     """Every child process of `ggzy run`, in start order: the one place their command lines are built."""
     api = f"http://{settings.api_host}:{settings.api_port}"
     receiver = f"http://127.0.0.1:{settings.receiver_port}"
     airflow = airflow_base_url(settings)
     return [
+        *_standin_specs(settings),
         ServiceSpec(
             "hub-api",
             ggzy_command("api", "serve", "--host", settings.api_host, "--port", str(settings.api_port)),
@@ -458,7 +513,7 @@ def batches_since(settings: Settings, since: datetime) -> list[dict[str, Any]]:
     with database.engine(settings).connect() as conn:
         rows = conn.execute(
             sa.text(
-                "SELECT submitted_by, filename, status, rows_in, rows_loaded, rows_warned, rows_quarantined,"
+                "SELECT dataset, submitted_by, filename, status, rows_in, rows_loaded, rows_warned, rows_quarantined,"
                 " rows_duplicate FROM ops.batch WHERE received_at >= :since OR finished_at >= :since"
                 " ORDER BY received_at, filename"
             ),
@@ -499,8 +554,6 @@ def print_error(console: Console, error: HubError) -> None:
 
 def run_hub(settings: Settings | None = None, console: Console | None = None, *, trigger: bool = True) -> int:
     """Run the whole hub until Ctrl-C/SIGTERM (`ggzy run`); returns the process exit code."""
-    from ggzy.workflows import HUB_DAG_IDS, PENALTY_INGEST
-
     settings = settings or get_settings()
     console = console or Console(stderr=True)
     began = time.monotonic()
@@ -527,7 +580,9 @@ def run_hub(settings: Settings | None = None, console: Console | None = None, *,
     for sig in previous:
         signal.signal(sig, on_signal)
     try:
-        supervisor.env = {**os.environ, **airflow_environment(settings), "PYTHONUNBUFFERED": "1"}
+        supervisor.env = {
+            **os.environ, **airflow_environment(settings), **standin_sources(settings), "PYTHONUNBUFFERED": "1"
+        }  # fmt: skip
         prepare_warehouse(settings, console)
         prepare_standins(settings, console)
         with _step(console, "child processes ready"):
@@ -535,15 +590,15 @@ def run_hub(settings: Settings | None = None, console: Console | None = None, *,
                 supervisor.start(spec)
             wait_until_ready(supervisor, airflow, console)
         with _step(console, "hub DAGs parsed by the dag-processor"):
-            wait_for_dags(supervisor, airflow, HUB_DAG_IDS)
+            wait_for_dags(supervisor, airflow, RUN_DAG_IDS)
         triggered: dict[str, str] = {}
-        for dag_id in HUB_DAG_IDS:
+        for dag_id in RUN_DAG_IDS:
             airflow.unpause(dag_id)
-            if trigger:
+            if trigger and dag_id not in AFTER_TRADING:
                 triggered[dag_id] = airflow.trigger(dag_id)
         console.print(where_table(settings, supervisor, triggered))
         console.print(f"started in {time.monotonic() - began:.0f} s")
-        watch(supervisor, airflow, console, settings, triggered.get(PENALTY_INGEST), PENALTY_INGEST, began_at)
+        watch(supervisor, airflow, console, settings, triggered, began_at)
     except Shutdown as stop:
         console.print(f"\n{stop.args[0] if stop.args else 'stop'} received: stopping / 正在停止 …")
     except HubError as error:
@@ -574,48 +629,55 @@ def watch(
     airflow: AirflowClient,
     console: Console,
     settings: Settings,
-    ingest_run: str | None,
-    ingest_dag: str,
+    triggered: dict[str, str],
     began_at: datetime,
 ) -> None:
-    """Watch the children until a signal; print the first ingest's outcome when the triggered run finishes.
+    """Watch the children until a signal; report each triggered run as it finishes.
 
-    Unpausing lets the scheduler start the latest scheduled ingest run at once, ahead of the triggered one
-    (one active run at a time); so the outcome is read from the warehouse: every batch since start-up.
+    The supervision DAG is triggered once the trading API pull has finished, so its first scoring sees the
+    exchange centre's data. Unpausing lets the scheduler start the latest scheduled ingest run at once,
+    ahead of the triggered one (one active run at a time); so the ingest's outcome is read from the
+    warehouse: every batch since start-up.
     """
-    waiting_for = ingest_run
+    pending = dict(triggered)
     deadline = time.monotonic() + FIRST_RUN_TIMEOUT_SECONDS
     next_poll = 0.0
     while True:
         supervisor.raise_if_dead()
-        if waiting_for and time.monotonic() >= next_poll:
+        if pending and time.monotonic() >= next_poll:
             next_poll = time.monotonic() + 3
-            try:
-                state = airflow.run_state(ingest_dag, waiting_for)
-            except Exception as exc:  # noqa: BLE001 (a transient API error must not stop the hub)
-                console.print(f"[yellow]could not read the ingest run's state: {exc}[/]")
-                state = "unknown"
-            if state in ("success", "failed"):
-                report_first_ingest(console, settings, airflow, ingest_dag, state, began_at)
-                waiting_for = None
-            elif time.monotonic() > deadline:
+            for dag_id, run_id in list(pending.items()):
+                try:
+                    state = airflow.run_state(dag_id, run_id)
+                except Exception as exc:  # noqa: BLE001 (a transient API error must not stop the hub)
+                    console.print(f"[yellow]could not read the state of {dag_id}'s run: {exc}[/]")
+                    continue
+                if state not in ("success", "failed"):
+                    continue
+                del pending[dag_id]
+                report_first_run(console, settings, airflow, dag_id, state, began_at)
+                if dag_id == TRADING_API_PULL:
+                    pending.update({follow: airflow.trigger(follow) for follow in AFTER_TRADING})
+            if pending and time.monotonic() > deadline:
                 console.print(
-                    f"[yellow]the first ingest run is still {state} after {FIRST_RUN_TIMEOUT_SECONDS:.0f} s[/]"
+                    f"[yellow]still running after {FIRST_RUN_TIMEOUT_SECONDS:.0f} s: {', '.join(pending)}[/]"
                 )
-                waiting_for = None
+                pending = {}
         time.sleep(POLL_SECONDS)
 
 
-def report_first_ingest(
+def report_first_run(
     console: Console, settings: Settings, airflow: AirflowClient, dag_id: str, state: str, began_at: datetime
 ) -> None:
-    """Print the triggered ingest run's state and every batch the hub ingested since start-up."""
+    """Print a triggered run's state; for the penalty ingest, every batch the hub ingested since start-up."""
     colour = "green" if state == "success" else "red"
     elapsed = (datetime.now(UTC) - began_at).total_seconds()
     console.print(f"[{colour}]{dag_id} run {state}[/] ({elapsed:.0f} s after start)")
     if state != "success":
         console.print(f"task logs: {airflow.base_url}/dags/{dag_id}/runs")
-    batches = batches_since(settings, began_at)
+    if dag_id != PENALTY_INGEST:
+        return
+    batches = [b for b in batches_since(settings, began_at) if b["dataset"] == "penalty_decision"]
     if batches:
         console.print(ingest_outcome_table(batches))
     else:

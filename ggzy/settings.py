@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     api_port: int = 8600
     airflow_port: int = Field(default=8680, description="Airflow api-server port (127.0.0.1); its log servers use the next two ports.")
     receiver_port: int = Field(default=8700, description="Port of the member-unit receiver stand-in that `ggzy run` starts.")
+    exchange_standin_port: int = Field(default=8710, description="Port of the exchange-centre stand-in `ggzy run` starts while GGZY_EXCHANGE_API_URL is unset.")
+    credit_standin_port: int = Field(default=8720, description="Port of the Credit China stand-in `ggzy run` starts while GGZY_CREDIT_CHINA_URL is unset.")
     public_base_url: str | None = Field(default=None, description="Base URL of the hub API as member units see it.")
     secret_key: str | None = Field(
         default=None, description="Key for keyed hashes of personal IDs and encryption; default: generated under home."

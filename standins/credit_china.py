@@ -19,7 +19,8 @@ API or a file exchange), never by scraping the captcha-protected site. This stan
   ``GET /api/v1/lists/{list}/changes?since=<yyyyMMddHHmmss>&cursor=&limit=`` (changes strictly after
   ``since``, ordered by (changedAt, seq), paginated with an opaque stable cursor);
   ``GET /files`` and ``GET /files/{name}`` (the daily file exchange: ``<list>_<yyyyMMdd>.json|csv``);
-  ``POST /control/advance {"days": N}`` (tests). The served view is every change with changedAt <= clock.
+  ``POST /control/advance {"days": N}`` (tests); ``GET /healthz`` (liveness, unsigned, no data). The served
+  view is every change with changedAt <= clock.
 """
 
 from __future__ import annotations
@@ -541,6 +542,8 @@ def _handler_for(server: CreditChinaServer) -> type[BaseHTTPRequestHandler]:
             self._json(status, {"error": code, "message": {"zh": zh, "en": en}})
 
         def do_GET(self) -> None:  # noqa: N802
+            if self.path == "/healthz":  # liveness only, no data: the one path without a signature
+                return self._json(200, {"status": "ok"})
             server.requests.append(self.path)
             if not server.authorised(self.headers, self.path):
                 return self._error(401, "unauthorised", "应用密钥或签名无效", "invalid app key or signature")

@@ -269,3 +269,70 @@ def exchange_truth_command(
     if faults:
         payload["faults"] = trading_year.faults()  # type: ignore[attr-defined]
     typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+
+
+# --- credit (Credit China data-sharing channel stand-in) ---------------------------------------------
+
+credit_app = typer.Typer(
+    help=(
+        "信用中国模拟 Credit China stand-in: the official data-sharing channel's lists (失信被执行人, 严重失信主体名单, "
+        "other regions' 双公示 penalties) with inclusions, corrections and removals over time, behind a signed API."
+    ),
+    no_args_is_help=True,
+)
+app.add_typer(credit_app, name="credit")
+
+
+@credit_app.command("serve")
+def credit_serve_command(
+    port: int = typer.Option(8720, "--port", help="监听端口 / port on 127.0.0.1 (0: any free port)."),
+    seed: int = typer.Option(0, "--seed", help="随机种子 / seed: the same seed gives the same lists."),
+    app_key: str = typer.Option("ggzy-hub", "--app-key", help="X-App-Key the clients must send."),
+    app_secret: str = typer.Option(
+        "credit-china-standin-secret", "--app-secret", help="HMAC secret the clients sign requests with."
+    ),
+    exchange_sections: int = typer.Option(
+        0, "--exchange-sections", min=0,
+        help="名单覆盖交易中心投标人 / list bidders of an exchange stand-in year of this many sections (0: none), "
+        "so the cross-checks find restricted bidders.",
+    ),  # fmt: skip
+    exchange_seed: int = typer.Option(0, "--exchange-seed", help="该交易中心模拟年度的种子 / that year's seed."),
+) -> None:
+    """运行信用中国通道 Serve the Credit China channel until Ctrl-C or SIGTERM.
+
+    Example: ggzy standins credit serve --port 8720 --exchange-sections 200
+
+    Then point the hub at it: GGZY_CREDIT_CHINA_URL=http://127.0.0.1:8720 GGZY_CREDIT_CHINA_APP_KEY=ggzy-hub
+    GGZY_CREDIT_CHINA_APP_SECRET=credit-china-standin-secret; curl http://127.0.0.1:8720/healthz answers unsigned.
+    """
+    import signal
+    import threading
+
+    from rich.console import Console
+
+    from standins.credit_china import CreditChinaFeed, CreditChinaServer, exchange_bidders
+
+    overlap = []
+    if exchange_sections:
+        overlap = exchange_bidders(_exchange_year(exchange_seed, exchange_sections, 2025, "410800", ""))
+    server = CreditChinaServer(CreditChinaFeed(seed, overlap_usccs=overlap), app_key=app_key, app_secret=app_secret,
+                               port=port)  # fmt: skip
+    stopped = threading.Event()
+
+    def stop(signum: int, frame: object) -> None:
+        stopped.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    server.start()
+    counts = server.feed.counts()
+    Console(stderr=True).print(
+        f"[green]Credit China stand-in[/] on {server.base_url} · key {app_key!r} · "
+        + " · ".join(f"{name} {count}" for name, count in counts.items()) + " · Ctrl-C stops"
+    )  # fmt: skip
+    try:
+        while not stopped.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()

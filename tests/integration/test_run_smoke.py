@@ -1,7 +1,7 @@
 """Smoke test of `ggzy run`'s supervisor: the whole hub in a subprocess, the first ingest, a clean stop.
 
 Real everything: its own embedded PostgreSQL under a temporary GGZY_HOME, Airflow's four components, the
-hub API and the receiver stand-in on free 127.0.0.1 ports. About 1.5-2 minutes on 2 cores.
+hub API and the receiver, exchange-centre and Credit China stand-ins on free 127.0.0.1 ports. About 1.5-2 minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -63,12 +63,14 @@ def test_run_hub_starts_everything_ingests_and_stops_without_orphans(tmp_path_fa
         pytest.skip("`ggzy api serve` (the hub API child) is not registered in ggzy/cli.py yet")
 
     home = tmp_path_factory.mktemp("run")  # short: the PostgreSQL socket path must stay under 107 bytes
-    base = free_port_run(6)
+    base = free_port_run(8)
     env = {key: value for key, value in os.environ.items() if not key.startswith(("GGZY_", "AIRFLOW"))} | {
         "GGZY_HOME": str(home / "home"),
         "GGZY_API_PORT": str(base),
         "GGZY_RECEIVER_PORT": str(base + 1),
         "GGZY_AIRFLOW_PORT": str(base + 3),  # and the two ports after it
+        "GGZY_EXCHANGE_STANDIN_PORT": str(base + 6),
+        "GGZY_CREDIT_STANDIN_PORT": str(base + 7),
         "COLUMNS": "200",
     }
     log = home / "supervisor.log"
@@ -82,16 +84,24 @@ def test_run_hub_starts_everything_ingests_and_stops_without_orphans(tmp_path_fa
         text = wait_for_output(process, log, r"ggzy_penalty_ingest run \w+", READY_TIMEOUT_SECONDS)
         ready_after = time.monotonic() - started
         assert "ggzy_penalty_ingest run success" in text, text[-4000:]
+        # The exchange-centre and Credit China stand-ins were started and pulled from; then supervision ran.
+        for dag_id in ("ggzy_trading_api_pull", "ggzy_credit", "ggzy_supervision"):
+            text = wait_for_output(process, log, rf"{dag_id} run \w+", READY_TIMEOUT_SECONDS)
+            assert f"{dag_id} run success" in text, text[-4000:]
         socket_dir = home / "home" / "pgdata"
         warehouse = sa.create_engine(f"postgresql+psycopg2://postgres@/ggzy?host={socket_dir}")
         with warehouse.connect() as conn:
             batches = conn.execute(
                 sa.text(
-                    "SELECT status, rows_in, rows_loaded, rows_quarantined, rows_duplicate FROM ops.batch"
+                    "SELECT dataset, status, rows_in, rows_loaded, rows_quarantined, rows_duplicate FROM ops.batch"
                 )
             ).all()
+            bids = conn.scalar(sa.text("SELECT count(*) FROM core.bid"))
+            restrictions = conn.scalar(sa.text("SELECT count(*) FROM core.restriction"))
         warehouse.dispose()
-        assert len(batches) >= 4, "the departments stand-in's demo files were ingested"
+        datasets = {b.dataset for b in batches}
+        assert sum(b.dataset == "penalty_decision" for b in batches) >= 4, "the departments' demo files were ingested"
+        assert bids > 0 and restrictions > 0 and len(datasets) > 10, (bids, restrictions, datasets)
         assert all(b.status == "loaded" and b.rows_in == b.rows_loaded + b.rows_quarantined + b.rows_duplicate
                    for b in batches), batches  # fmt: skip
 
