@@ -133,15 +133,17 @@ def api_engine(settings: Settings | None = None, pool_size: int = 10) -> Engine:
     return _engine(api_url(settings), pool_size)
 
 
-API_READ_POOL = 40  # one connection per worker thread of the API's thread pool (anyio's default: 40)
+# Connections kept for the API's one-statement work. Requests beyond it wait for a connection (no overflow:
+# opening a backend per request under load cost more than the wait). With the transactional pool (10+10)
+# and the library's (16) the API stays well inside PostgreSQL's 100 connections next to Airflow.
+API_READ_POOL = 16
 
 
 def api_read_engine(settings: Settings | None = None) -> Engine:
     """The API role in autocommit, for the one-statement work of every request (token check, lookups).
 
     One statement is one round trip: no BEGIN, COMMIT or ROLLBACK, and no ping on checkout; a connection
-    the server dropped fails one request, and SQLAlchemy then replaces the whole pool. The pool keeps a
-    connection per worker thread, so busy moments reuse connections instead of opening new ones.
+    the server dropped fails one request, and SQLAlchemy then replaces the whole pool.
     """
     return _engine(api_url(settings), API_READ_POOL, 0, isolation_level="AUTOCOMMIT", pool_pre_ping=False)
 

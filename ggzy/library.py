@@ -108,7 +108,7 @@ def scope_for(role: str, org_code: str) -> Scope:
 class LibraryReader:
     """Connection pools of the ggzy_sql login, one per sharing scope, each backend bound on connect."""
 
-    def __init__(self, settings: Settings, api_engine: sa.Engine, *, all_units_pool: int = 8) -> None:
+    def __init__(self, settings: Settings, api_engine: sa.Engine, *, all_units_pool: int = 16) -> None:
         self.url = reader_url(settings)
         self.api_engine = api_engine
         self.all_units_pool = all_units_pool
@@ -120,9 +120,12 @@ class LibraryReader:
         """The pool for this scope (created on first use); every new connection is bound before use."""
         with self._lock:
             if scope.unit not in self._engines:
+                # The oversight pool keeps every connection it opens (no overflow: an overflow connection is
+                # closed on return, and opening and binding a backend per request under load cost more than
+                # waiting for a pooled one); a member unit's scope is small and rarely busy.
                 size = self.all_units_pool if scope.all_units else 1
                 engine = sa.create_engine(
-                    self.url, pool_size=size, max_overflow=size * 2 if scope.all_units else 3,
+                    self.url, pool_size=size, max_overflow=0 if scope.all_units else 3,
                     pool_pre_ping=True, isolation_level="AUTOCOMMIT",
                 )  # fmt: skip
                 sa.event.listen(engine, "connect", self._binder(scope))
@@ -149,10 +152,14 @@ class LibraryReader:
     def session(self, scope: Scope, timeout_ms: int = DEFAULT_TIMEOUT_MS) -> Iterator[sa.Connection]:
         """A READ ONLY transaction on a bound reader connection; rolled back and reset (DISCARD ALL) after."""
         with self.engine(scope).connect() as conn:
-            conn.exec_driver_sql("BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            # One round trip to open (each statement on its own was one). Closing takes two: DISCARD ALL (which
+            # also drops session-level state a reader's query could leave, such as advisory locks) cannot
+            # share a query string with the ROLLBACK, as it may not run inside a transaction block.
+            conn.exec_driver_sql(
+                "BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY;"
+                f" SET LOCAL statement_timeout = {int(timeout_ms)}; SET LOCAL search_path = library"
+            )
             try:
-                conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
-                conn.exec_driver_sql("SET LOCAL search_path = library")
                 yield conn
             finally:
                 try:
