@@ -51,7 +51,7 @@ MESSAGE_COLUMNS = (
     "o.id, o.message_id, o.unit_code, o.status, o.attempts, o.ack_due, e.id AS event_id, e.event_type,"
     " e.penalty_id, e.penalty_version, e.record_type, coalesce(e.record_id, e.penalty_id) AS record_id,"
     " coalesce(e.record_version, e.penalty_version) AS record_version,"
-    " e.document, e.document_hash, e.created_at AS event_created_at"
+    " coalesce(e.document, v.record) AS document, e.document_hash, e.created_at AS event_created_at"
 )
 
 # Where a unit reads the record an event carries, by record type (formatted with the row and its document).
@@ -61,7 +61,12 @@ RECORD_LINKS = {
     "project_alert": "/v1/alerts",
     "monthly_report": "/v1/reports/monthly/{record_id}.pdf",
 }
-MESSAGE_FROM = "FROM delivery.outbox o JOIN delivery.event e ON e.id = o.event_id"
+# A penalty event's document is the version record it names (migration 0007: stored once, not twice).
+MESSAGE_FROM = (
+    "FROM delivery.outbox o JOIN delivery.event e ON e.id = o.event_id"
+    " LEFT JOIN core.penalty_decision_version v"
+    "   ON e.document IS NULL AND v.penalty_id = e.penalty_id AND v.version = e.penalty_version"
+)
 MESSAGE_SELECT = f"SELECT {MESSAGE_COLUMNS} {MESSAGE_FROM}"
 
 # Rows a pass may claim: pending, due, not leased, of an active push unit with an endpoint.
@@ -100,15 +105,24 @@ def enqueue_batch(conn: sa.Connection, batch_id: str, *, ack_due: date | None = 
 def _enqueue(conn: sa.Connection, where: str, key: Any, ack_due: date | None) -> int:
     """Insert the owed rows (idempotent: an (event, unit) pair is owed once)."""
     due = ack_due if ack_due is not None else acknowledgement_due()
+    # A merge enqueues events it has just created, which owe nothing yet: one probe per event shows it, and
+    # the plain INSERT then skips ON CONFLICT's speculative insertion (a quarter of the cost per row).
+    owes_some = conn.scalar(
+        sa.text(
+            "SELECT EXISTS (SELECT 1 FROM delivery.event e JOIN delivery.outbox o ON o.event_id = e.id"
+            f" WHERE {where})"
+        ),
+        {"key": key},
+    )
     return conn.execute(
         sa.text(
-            # The message id grows with the event id, so its unique index is appended to, not scattered
-            # into (random ids made the index the slowest part of a large merge).
+            # The message id is derived from the row's key (migration 0007): no random id, no index of its own,
+            # and rows are written in the (event_id, unit_code) order of the unique index they are appended to.
             "INSERT INTO delivery.outbox (event_id, unit_code, status, ack_due, message_id)"
             " SELECT e.id, u.code, CASE WHEN u.status = 'active' THEN 'pending' ELSE 'disabled' END, :due,"
-            "        'msg_' || lpad(e.id::text, 12, '0') || '_' || u.code"
+            "        delivery.message_id_for(e.id, u.code)"
             f" FROM delivery.event e CROSS JOIN delivery.member_unit u WHERE {where}"
-            " ORDER BY e.id, u.code ON CONFLICT (event_id, unit_code) DO NOTHING"
+            " ORDER BY e.id, u.code" + (" ON CONFLICT (event_id, unit_code) DO NOTHING" if owes_some else "")
         ),
         {"key": key, "due": due},
     ).rowcount

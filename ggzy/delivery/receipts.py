@@ -17,6 +17,7 @@ receipt for an acknowledged message is accepted and changes nothing (idempotent)
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +31,27 @@ from ggzy.errors import HubError
 
 REQUIRED_FIELDS = ("message_id", "document_hash", "received_at")
 NOTE_MAX_CHARS = 2000
+
+# delivery.message_id_for (migration 0007): 'msg_', the event id in 12 digits, '_', the unit code.
+_DERIVED_MESSAGE_ID = re.compile(r"msg_([0-9]{12})_(.+)", re.DOTALL)
+
+
+def message_lookup(message_id: str, unit_code: str) -> tuple[str, dict[str, Any]]:
+    """(WHERE clause on outbox o, parameters) finding a unit's message by id through an index.
+
+    A derived id is found by its (event_id, unit_code) key; any other id through the partial unique index
+    of ids that are not derived (whose predicate the clause repeats so the planner can use it).
+    """
+    derived = _DERIVED_MESSAGE_ID.fullmatch(message_id)
+    if derived and derived[2] == unit_code:
+        return (
+            "o.event_id = :e AND o.unit_code = :u AND o.message_id = :m",
+            {"e": int(derived[1]), "u": unit_code, "m": message_id},
+        )
+    return (
+        "o.message_id = :m AND o.unit_code = :u AND o.message_id <> delivery.message_id_for(o.event_id, o.unit_code)",
+        {"u": unit_code, "m": message_id},
+    )
 
 
 def record_receipt(
@@ -49,15 +71,16 @@ def record_receipt(
         "receipt_id": lowered[HEADER_ID],
         "signed_at": datetime.fromtimestamp(int(float(lowered[HEADER_TIMESTAMP])), UTC).isoformat(),
     }
+    where, params = message_lookup(receipt["message_id"], unit_code)
     with engine.begin() as conn:
         row = (
             conn.execute(
                 sa.text(
                     "SELECT o.id, o.status, o.acknowledged_at, o.receipt, e.document_hash"
                     " FROM delivery.outbox o JOIN delivery.event e ON e.id = o.event_id"
-                    " WHERE o.message_id = :m AND o.unit_code = :u FOR UPDATE OF o"
+                    f" WHERE {where} FOR UPDATE OF o"
                 ),
-                {"m": receipt["message_id"], "u": unit_code},
+                params,
             )
             .mappings()
             .first()
