@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     delivery_backoff_cap_seconds: float = 6 * 3600.0
     delivery_batch_size: int = 200
     delivery_concurrency: int = 16
+    delivery_concurrency_per_host: int = Field(default=4, description="Parallel pushes to one host (receivers on one server share it).")
     upload_max_bytes: int = 50 * 1024 * 1024
     exchange_api_url: str | None = Field(default=None, description="Exchange centre's data API; unset = no API pull.")
     exchange_api_key: str | None = None
