@@ -71,12 +71,15 @@ MESSAGE_FROM = (
 )
 MESSAGE_SELECT = f"SELECT {MESSAGE_COLUMNS} {MESSAGE_FROM}"
 
-# Rows a pass may claim: pending, due, not leased, of an active push unit with an endpoint.
-_DUE_JOIN_WHERE = """
-JOIN delivery.member_unit u ON u.code = o.unit_code
+# Rows a pass may claim: pending, due, not leased, of an active push unit with an endpoint. The units come
+# in as an array (an InitPlan), so the outbox is read in the order of its index (outbox_due: next_attempt_at,
+# id) and a pass stops after its batch; as a join, the planner sorted every pending row of a large outbox
+# whenever its estimates drifted (0.5 s of a 0.8 s pass at 300,000 owed rows).
+_DUE_WHERE = """
 WHERE o.status = 'pending' AND o.next_attempt_at <= now()
   AND (o.locked_until IS NULL OR o.locked_until < now())
-  AND u.mode = 'push' AND u.status = 'active' AND u.endpoint_url IS NOT NULL
+  AND o.unit_code = ANY (ARRAY(SELECT u.code FROM delivery.member_unit u
+                               WHERE u.mode = 'push' AND u.status = 'active' AND u.endpoint_url IS NOT NULL))
 """
 
 
@@ -278,7 +281,7 @@ def deliver_until_idle(
 def due_count(engine: sa.Engine) -> int:
     """Rows a pass would claim now (pending, due, not leased, of an active push unit with an endpoint)."""
     with engine.connect() as conn:
-        return conn.scalar(sa.text(f"SELECT count(*) FROM delivery.outbox o {_DUE_JOIN_WHERE}"))
+        return conn.scalar(sa.text(f"SELECT count(*) FROM delivery.outbox o {_DUE_WHERE}"))
 
 
 def _claim(engine: sa.Engine, settings: Settings, limit: int) -> list[_Job]:
@@ -287,11 +290,14 @@ def _claim(engine: sa.Engine, settings: Settings, limit: int) -> list[_Job]:
     waves = math.ceil(limit / max(1, min(settings.delivery_concurrency, settings.delivery_concurrency_per_host)))
     lease = settings.delivery_timeout_seconds * (waves + 1) + LEASE_MARGIN_SECONDS
     with engine.begin() as conn:
+        # The batch is the first rows of outbox_due's order; when the row estimates of a large, busy outbox
+        # drift low, the planner prefers sorting every pending row (see _DUE_WHERE). Not for this claim.
+        conn.execute(sa.text("SET LOCAL enable_sort = off"))
         rows = (
             conn.execute(
                 sa.text(
                     "WITH due AS (SELECT o.id FROM delivery.outbox o"
-                    f" {_DUE_JOIN_WHERE}"
+                    f" {_DUE_WHERE}"
                     " ORDER BY o.next_attempt_at, o.id LIMIT :limit FOR UPDATE OF o SKIP LOCKED)"
                     " UPDATE delivery.outbox o SET locked_until = now() + make_interval(secs => :lease)"
                     " FROM due WHERE o.id = due.id RETURNING o.id"
