@@ -58,6 +58,8 @@ TRADING_API_PULL = SOURCES["api"][0]
 AFTER_TRADING = (SUPERVISION_DAG_ID,)  # triggered when the first trading API pull has finished
 # Every pipeline `ggzy run` unpauses and runs once at start (the monthly report keeps to its schedule).
 RUN_DAG_IDS = (*HUB_DAG_IDS, *TRADING_DAG_IDS, CREDIT_DAG_ID, *AFTER_TRADING)
+# Runs followed by the row figures of the datasets loaded since start-up (ops.batch names start with these).
+DATASET_PREFIXES = {TRADING_API_PULL: "trading_", CREDIT_DAG_ID: "credit_"}
 
 START_TIMEOUT_SECONDS = 300.0  # Airflow components on 2 busy cores can take a minute or more each
 DAGS_TIMEOUT_SECONDS = 300.0
@@ -522,6 +524,27 @@ def batches_since(settings: Settings, since: datetime) -> list[dict[str, Any]]:
     return [dict(row) for row in rows]
 
 
+def datasets_line(batches: list[dict[str, Any]], prefix: str) -> str | None:
+    """One line of row figures over the finished batches of datasets named prefix*: in, loaded, quarantined,
+    duplicate, and whether every batch conserved its rows (None when there are none)."""
+    chosen = [b for b in batches if b["dataset"].startswith(prefix) and b["status"] == "loaded"]
+    if not chosen:
+        return None
+    totals = {key: sum(b[key] or 0 for b in chosen) for key in ("rows_in", "rows_loaded", "rows_quarantined",
+                                                                  "rows_duplicate")}  # fmt: skip
+    conserved = all(
+        (b["rows_in"] or 0) == (b["rows_loaded"] or 0) + (b["rows_quarantined"] or 0) + (b["rows_duplicate"] or 0)
+        for b in chosen
+    )
+    datasets = len({b["dataset"] for b in chosen})
+    return (
+        f"{prefix.rstrip('_')} since start: {datasets} datasets, {len(chosen)} batches; rows in {totals['rows_in']:,},"
+        f" loaded {totals['rows_loaded']:,}, quarantined {totals['rows_quarantined']:,},"
+        f" duplicate {totals['rows_duplicate']:,}; "
+        + ("conserved ✓ / 行数守恒" if conserved else "NOT conserved ✗ / 行数不守恒")
+    )
+
+
 def ingest_outcome_table(batches: list[dict[str, Any]]) -> Table:
     """The first ingest, one row per file, with its row conservation."""
     table = Table(title="first penalty ingest / 首次处罚决定入库")
@@ -675,6 +698,10 @@ def report_first_run(
     console.print(f"[{colour}]{dag_id} run {state}[/] ({elapsed:.0f} s after start)")
     if state != "success":
         console.print(f"task logs: {airflow.base_url}/dags/{dag_id}/runs")
+    if dag_id in DATASET_PREFIXES:
+        line = datasets_line(batches_since(settings, began_at), DATASET_PREFIXES[dag_id])
+        if line:
+            console.print(f"  {line}")
     if dag_id != PENALTY_INGEST:
         return
     batches = [b for b in batches_since(settings, began_at) if b["dataset"] == "penalty_decision"]

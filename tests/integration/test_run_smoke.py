@@ -88,6 +88,7 @@ def test_run_hub_starts_everything_ingests_and_stops_without_orphans(tmp_path_fa
         for dag_id in ("ggzy_trading_api_pull", "ggzy_credit", "ggzy_supervision"):
             text = wait_for_output(process, log, rf"{dag_id} run \w+", READY_TIMEOUT_SECONDS)
             assert f"{dag_id} run success" in text, text[-4000:]
+        assert re.search(r"trading since start: \d+ datasets, \d+ batches; rows in [\d,]+, .*conserved ✓", text), text[-4000:]
         socket_dir = home / "home" / "pgdata"
         warehouse = sa.create_engine(f"postgresql+psycopg2://postgres@/ggzy?host={socket_dir}")
         with warehouse.connect() as conn:
