@@ -46,20 +46,22 @@ async def get_hub_settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_hub_settings)]
 
 
+def _app_engine(request: Request, name: str, factory: Callable[[Settings], sa.Engine]) -> sa.Engine:
+    """An engine kept on the app's state under name, created from the app's settings on first use."""
+    state = request.app.state
+    if getattr(state, name, None) is None:
+        setattr(state, name, factory(state.settings))
+    return getattr(state, name)
+
+
 def api_engine_of(request: Request) -> sa.Engine:
     """The engine connected as the least-privileged API role (created once per app)."""
-    state = request.app.state
-    if getattr(state, "api_engine", None) is None:
-        state.api_engine = database.api_engine(state.settings)
-    return state.api_engine
+    return _app_engine(request, "api_engine", database.api_engine)
 
 
 def api_read_engine_of(request: Request) -> sa.Engine:
     """The API role's autocommit engine (one round trip per statement) for one-statement request work."""
-    state = request.app.state
-    if getattr(state, "api_read_engine", None) is None:
-        state.api_read_engine = database.api_read_engine(state.settings)
-    return state.api_read_engine
+    return _app_engine(request, "api_read_engine", database.api_read_engine)
 
 
 async def get_api_engine(request: Request) -> sa.Engine:

@@ -187,28 +187,6 @@ def make_bare_constant_app() -> Any:
     return app
 
 
-def _serve(factory: str, port: int, home: str) -> None:
-    os.environ["GGZY_HOME"] = home
-    os.environ.pop("GGZY_DATABASE_URL", None)
-    import uvicorn
-
-    uvicorn.run(
-        f"bench.credit_asof:{factory}", factory=True, host="127.0.0.1", port=port, log_level="warning"
-    )
-
-
-class CreditServer(Server):
-    """bench.oversight_api.Server serving one of this module's factories."""
-
-    def __init__(self, factory: str, home: Path) -> None:
-        import multiprocessing
-
-        super().__init__(factory, home)
-        self.process = multiprocessing.get_context("spawn").Process(
-            target=_serve, args=(factory, self.port, str(home)), daemon=True
-        )
-
-
 async def _load(
     url: str, path: str, tokens: list[str], keys: list[str], seconds: float
 ) -> tuple[list[float], int, float]:
@@ -258,7 +236,7 @@ def api_throughput(
     window = seconds / rounds
     totals: dict[str, tuple[list[float], int, float]] = {name: ([], 0, 0.0) for name, _, _ in API_TARGETS}
     factories = sorted({factory for _, factory, _ in API_TARGETS})
-    servers = {factory: CreditServer(factory, home) for factory in factories}
+    servers = {factory: Server(factory, home, module="bench.credit_asof") for factory in factories}
     urls = {factory: server.__enter__() for factory, server in servers.items()}
     try:
         for _, factory, path in API_TARGETS:  # warm-up: pools, imports, plans

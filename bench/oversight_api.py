@@ -79,14 +79,12 @@ def make_constant_app() -> Any:
     return app
 
 
-def _serve(factory: str, port: int, home: str) -> None:
+def _serve(app: str, port: int, home: str) -> None:
     os.environ["GGZY_HOME"] = home
     os.environ.pop("GGZY_DATABASE_URL", None)
     import uvicorn
 
-    uvicorn.run(
-        f"bench.oversight_api:{factory}", factory=True, host="127.0.0.1", port=port, log_level="warning"
-    )
+    uvicorn.run(app, factory=True, host="127.0.0.1", port=port, log_level="warning")
 
 
 def _free_port() -> int:
@@ -98,10 +96,12 @@ def _free_port() -> int:
 class Server:
     """One app served by uvicorn in a child process on a free loopback port."""
 
-    def __init__(self, factory: str, home: Path) -> None:
+    def __init__(self, factory: str, home: Path, module: str = "bench.oversight_api") -> None:
         self.port = _free_port()
         context = multiprocessing.get_context("spawn")
-        self.process = context.Process(target=_serve, args=(factory, self.port, str(home)), daemon=True)
+        self.process = context.Process(
+            target=_serve, args=(f"{module}:{factory}", self.port, str(home)), daemon=True
+        )
 
     def __enter__(self) -> str:
         self.process.start()

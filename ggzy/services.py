@@ -28,7 +28,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -524,6 +524,12 @@ def batches_since(settings: Settings, since: datetime) -> list[dict[str, Any]]:
     return [dict(row) for row in rows]
 
 
+def batch_conserved(batch: Mapping[str, Any]) -> bool:
+    """A manifest row's row conservation: every count known and rows_in = loaded + quarantined + duplicate."""
+    counts = [batch[k] for k in ("rows_in", "rows_loaded", "rows_quarantined", "rows_duplicate")]
+    return None not in counts and counts[0] == sum(counts[1:])
+
+
 def datasets_line(batches: list[dict[str, Any]], prefix: str) -> str | None:
     """One line of row figures over the finished batches of datasets named prefix*: in, loaded, quarantined,
     duplicate, and whether every batch conserved its rows (None when there are none)."""
@@ -532,10 +538,7 @@ def datasets_line(batches: list[dict[str, Any]], prefix: str) -> str | None:
         return None
     totals = {key: sum(b[key] or 0 for b in chosen) for key in ("rows_in", "rows_loaded", "rows_quarantined",
                                                                   "rows_duplicate")}  # fmt: skip
-    conserved = all(
-        (b["rows_in"] or 0) == (b["rows_loaded"] or 0) + (b["rows_quarantined"] or 0) + (b["rows_duplicate"] or 0)
-        for b in chosen
-    )
+    conserved = all(batch_conserved(b) for b in chosen)
     datasets = len({b["dataset"] for b in chosen})
     return (
         f"{prefix.rstrip('_')} since start: {datasets} datasets, {len(chosen)} batches; rows in {totals['rows_in']:,},"
@@ -555,13 +558,9 @@ def ingest_outcome_table(batches: list[dict[str, Any]]) -> Table:
         figures = [
             b[k] for k in ("rows_in", "rows_loaded", "rows_warned", "rows_quarantined", "rows_duplicate")
         ]
-        conserved = (
-            None not in figures
-            and b["rows_in"] == b["rows_loaded"] + b["rows_quarantined"] + b["rows_duplicate"]
-        )
         table.add_row(
             b["submitted_by"] or "", b["filename"] or "", b["status"], *("" if f is None else str(f) for f in figures),
-            "✓" if conserved else "✗",
+            "✓" if batch_conserved(b) else "✗",
         )  # fmt: skip
     return table
 
