@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 DATASET = "penalty_decision"
 LONG_TERM = "2099-12-31"  # 长期: no end date (data-standards §2)
+NATURAL_KEY_FIELDS = ["cf_cfjgdm", "cf_wsh"]  # 处罚机关代码 + 决定书文号
 
 
 @dataclass
@@ -133,12 +134,31 @@ def _fill_from_submitter(parsed, submitted_by: str | None, settings: Settings) -
     return table
 
 
-def _drop_exact_duplicates(table: pa.Table, fields: list[str]) -> tuple[pa.Table, int]:
-    """Keep the first of rows identical in every field; returns (kept rows, number dropped)."""
+def _drop_exact_duplicates(
+    table: pa.Table, fields: list[str], narrowing_key: list[str] | None = None
+) -> tuple[pa.Table, int]:
+    """Keep the first of rows identical in every field; returns (kept rows, number dropped).
+
+    Identical rows also agree on `narrowing_key` (a few of the fields), so when it is given only the rows
+    whose narrowing key repeats are grouped on every field: in a file without duplicates that is none, and
+    grouping 200,000 rows on 35 text fields took about 1.8 s.
+    """
     if table.num_rows == 0:
         return table, 0
-    firsts = table.group_by(fields, use_threads=False).aggregate([("source_row", "min")])
+    candidates = None
+    if narrowing_key:
+        parts = [pc.fill_null(pc.cast(table.column(f), pa.string()), "\x00") for f in narrowing_key]
+        key = pc.binary_join_element_wise(*parts, "\x1f") if len(parts) > 1 else parts[0]
+        counts = pc.value_counts(key)
+        repeated = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
+        if len(repeated) == 0:
+            return table, 0
+        candidates = pc.is_in(key, value_set=repeated)
+    grouped = table if candidates is None else table.filter(candidates)
+    firsts = grouped.group_by(fields).aggregate([("source_row", "min")])  # min: the same with threads
     keep = pc.is_in(table.column("source_row"), value_set=firsts.column("source_row_min"))
+    if candidates is not None:
+        keep = pc.or_(pc.invert(candidates), keep)
     kept = table.filter(keep)
     return kept, table.num_rows - kept.num_rows
 
@@ -159,6 +179,9 @@ def _stage(conn: Connection, batch_id: str, source_format: str, table: pa.Table)
     staged = table.append_column("batch_id", pa.array([batch_id] * table.num_rows, pa.string()))
     staged = staged.append_column("source_format", pa.array([source_format] * table.num_rows, pa.string()))
     _copy_table(conn, "raw.penalty_row", staged)
+    # Fresh statistics: planned for the few rows its stale statistics promise, a large batch's validation ran
+    # serially and the merge's hash joins spilled to disk in dozens of batches.
+    conn.execute(sa.text("ANALYZE raw.penalty_row (batch_id, source_row)"))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -449,7 +472,7 @@ def ingest_bytes(
             pq.write_table(parsed.original, parquet_path)
         canonical = _fill_from_submitter(parsed, submitted_by or batch["submitted_by"], settings)
         with _timed(timings, "dedupe"):
-            kept, in_batch_duplicates = _drop_exact_duplicates(canonical, PENALTY_FIELDS)
+            kept, in_batch_duplicates = _drop_exact_duplicates(canonical, PENALTY_FIELDS, NATURAL_KEY_FIELDS)
         with _timed(timings, "stage"), engine.begin() as conn:
             conn.execute(
                 sa.text(
