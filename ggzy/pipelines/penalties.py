@@ -365,7 +365,7 @@ DOCUMENT = (
 
 
 def _merge(conn: Connection, batch_id: str, ack_due: date | None) -> dict[str, int]:
-    """Merge the batch's passing rows; returns inserted/updated/duplicate counts and enqueues events."""
+    """Merge the batch's passing rows; returns inserted/updated/warned/duplicate counts and enqueues events."""
     # The content hash is computed in the same pass (an UPDATE afterwards would rewrite every row).
     conn.execute(
         sa.text(
@@ -388,44 +388,44 @@ def _merge(conn: Connection, batch_id: str, ack_due: date | None) -> dict[str, i
         )
     )
     cols = ", ".join(CORE_COLUMNS)
-    inserted = conn.execute(
-        sa.text(
-            f"INSERT INTO core.penalty_decision ({cols}, content_hash, first_batch_id, last_batch_id)"
-            f" SELECT {', '.join('r.' + c for c in CORE_COLUMNS)}, r.content_hash, :batch, :batch FROM _ready r"
-            " ON CONFLICT (authority_code, decision_no) DO NOTHING RETURNING id"
-        ),
-        {"batch": batch_id},
-    ).rowcount
-    updated = conn.execute(
-        sa.text(
-            f"UPDATE core.penalty_decision d SET {', '.join(f'{c} = r.{c}' for c in CORE_COLUMNS)},"
-            " content_hash = r.content_hash, version = d.version + 1, last_batch_id = :batch, updated_at = now()"
-            " FROM _ready r WHERE d.authority_code = r.authority_code AND d.decision_no = r.decision_no"
-            "   AND d.last_batch_id <> :batch AND d.content_hash <> r.content_hash"
-            "   AND NOT EXISTS (SELECT 1 FROM core.penalty_decision_version v"
-            "                   WHERE v.penalty_id = d.id AND v.content_hash = r.content_hash)"
-        ),
-        {"batch": batch_id},
-    ).rowcount
-    # One statement writes each new version and its delivery event (the event reads the versions it RETURNS
-    # instead of searching core.penalty_decision_version, which has no index on batch_id, for the batch).
+    # One statement: new decisions and changed ones, then each one's new version and delivery event from the
+    # rows the two RETURN (re-reading core.penalty_decision for this batch scanned the whole table: it has no
+    # index on last_batch_id, and every small file would pay for the warehouse's size). The UPDATE sees only
+    # decisions that existed before the statement, so a decision is inserted or updated, never both.
     # The event's document is that version's record (NULL here, read through outbox.MESSAGE_FROM), so the
     # document is stored once; its hash is taken from the record as it is written.
-    conn.execute(
+    counts = conn.execute(
         sa.text(
-            "WITH v AS (INSERT INTO core.penalty_decision_version (penalty_id, version, batch_id, content_hash, record)"
-            f"   SELECT d.id, d.version, :batch, d.content_hash, {DOCUMENT}"
-            "    FROM core.penalty_decision d WHERE d.last_batch_id = :batch"
-            "   RETURNING penalty_id, version, batch_id, encode(sha256(convert_to(record::text, 'UTF8')), 'hex') AS hash)"
-            " INSERT INTO delivery.event (event_type, penalty_id, penalty_version, batch_id, document_hash)"
-            " SELECT CASE WHEN v.version = 1 THEN 'penalty.created' ELSE 'penalty.updated' END,"
-            "        v.penalty_id, v.version, v.batch_id, v.hash"
-            " FROM v"
+            "WITH ins AS ("
+            f"  INSERT INTO core.penalty_decision ({cols}, content_hash, first_batch_id, last_batch_id)"
+            f"  SELECT {', '.join('r.' + c for c in CORE_COLUMNS)}, r.content_hash, :batch, :batch FROM _ready r"
+            "   ON CONFLICT (authority_code, decision_no) DO NOTHING RETURNING *),"
+            " upd AS ("
+            f"  UPDATE core.penalty_decision d SET {', '.join(f'{c} = r.{c}' for c in CORE_COLUMNS)},"
+            "   content_hash = r.content_hash, version = d.version + 1, last_batch_id = :batch, updated_at = now()"
+            "   FROM _ready r WHERE d.authority_code = r.authority_code AND d.decision_no = r.decision_no"
+            "     AND d.last_batch_id <> :batch AND d.content_hash <> r.content_hash"
+            "     AND NOT EXISTS (SELECT 1 FROM core.penalty_decision_version v"
+            "                     WHERE v.penalty_id = d.id AND v.content_hash = r.content_hash)"
+            "   RETURNING d.*),"
+            " changed AS (SELECT * FROM ins UNION ALL SELECT * FROM upd),"
+            " v AS ("
+            "  INSERT INTO core.penalty_decision_version (penalty_id, version, batch_id, content_hash, record)"
+            f"  SELECT d.id, d.version, :batch, d.content_hash, {DOCUMENT} FROM changed d"
+            "   RETURNING penalty_id, version, batch_id, encode(sha256(convert_to(record::text, 'UTF8')), 'hex') AS hash),"
+            " e AS ("
+            "  INSERT INTO delivery.event (event_type, penalty_id, penalty_version, batch_id, document_hash)"
+            "  SELECT CASE WHEN v.version = 1 THEN 'penalty.created' ELSE 'penalty.updated' END,"
+            "         v.penalty_id, v.version, v.batch_id, v.hash"
+            "  FROM v)"  # run although nothing reads it, as every data-modifying WITH is
+            " SELECT (SELECT count(*) FROM ins) AS inserted, (SELECT count(*) FROM upd) AS updated,"
+            "        (SELECT count(*) FROM changed WHERE warnings <> '{}') AS warned"
         ),
         {"batch": batch_id},
-    )
+    ).mappings().one()
     enqueue_batch(conn, batch_id, ack_due=ack_due)
-    return {"inserted": inserted, "updated": updated, "duplicate": duplicate}
+    return {"inserted": counts["inserted"], "updated": counts["updated"], "warned": counts["warned"],
+            "duplicate": duplicate}  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -493,10 +493,6 @@ def ingest_bytes(
             quarantined = _quarantine(conn, batch_id, parsed, outcome, kept)
             _side_tables(conn, settings, kept, outcome)
             merged = _merge(conn, batch_id, ack_due)
-            warned = conn.scalar(
-                sa.text("SELECT count(*) FROM core.penalty_decision WHERE last_batch_id = :b AND warnings <> '{}'"),
-                {"b": batch_id},
-            )
             conn.execute(sa.text("DELETE FROM raw.penalty_row WHERE batch_id = :b"), {"b": batch_id})
             row = conn.execute(
                 sa.text(
@@ -506,7 +502,7 @@ def ingest_bytes(
                 ),
                 {"loaded": merged["inserted"] + merged["updated"], "ins": merged["inserted"],
                  "upd": merged["updated"], "q": len(quarantined),
-                 "dup": in_batch_duplicates + merged["duplicate"], "w": warned, "b": batch_id},
+                 "dup": in_batch_duplicates + merged["duplicate"], "w": merged["warned"], "b": batch_id},
             ).mappings().one()
     except Exception as exc:
         log.exception("batch %s failed", batch_id)
