@@ -6,7 +6,11 @@ One run, one fresh embedded PostgreSQL (temp GGZY home, migrated):
   unindexed table with the file's columns, all text (no parsing, checks, history or outbox);
 * ours: `ggzy.pipelines.penalties.ingest_path` (land + sha256, parse, Parquet copy, dedupe, stage via COPY,
   Great Expectations validation in PostgreSQL, quarantine, merge with version history, delivery events and
-  one outbox row per member unit, all committed together).
+  one outbox row per member unit, all committed together);
+* floor: the same file COPYed as text, then the rows the ingest left in each state table written again into
+  a copy of that table (with its indexes) by one INSERT .. SELECT, in one transaction. Nothing is parsed,
+  validated, hashed or built: baseline / floor is the best ratio any ingest that must leave these rows
+  could reach on this machine, the yardstick for the target.
 
 Member units: by default the jurisdiction's units are synced first (as in production), so every decision
 also gets one outbox row per unit (12 for jiaozuo); `--no-units` measures without them.
@@ -65,6 +69,48 @@ def baseline_copy(engine: Any, path: Path, columns: list[str]) -> tuple[float, i
     return watch.seconds, copied
 
 
+# What the ingest must leave behind, table by table: written again below by plain INSERT .. SELECT of the
+# rows the ingest produced (same columns and indexes), so no parsing, validation, hashing or JSON is counted.
+STATE_TABLES = ("core.penalty_decision", "core.penalty_decision_version", "delivery.event", "delivery.outbox")
+
+
+def state_floor(engine: Any, path: Path, columns: list[str]) -> dict[str, float]:
+    """Seconds to write the state the issue mandates with nothing computed: the floor under any ingest.
+
+    One transaction: the file's rows COPYed as text into an unindexed table (the landing), then each table
+    of STATE_TABLES copied into a fresh table LIKE it (defaults and indexes) by one INSERT .. SELECT. The
+    ratio baseline / floor is the best any implementation writing these rows into PostgreSQL could reach.
+    """
+    timings: dict[str, float] = {}
+    raw = engine.raw_connection()
+    try:
+        with raw.cursor() as cur:
+            with Stopwatch() as watch, open(path, "rb") as handle:
+                cur.execute(f"CREATE TABLE public.bench_floor_landing ({', '.join(f'{c} text' for c in columns)})")
+                cur.copy_expert(
+                    f"COPY public.bench_floor_landing ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, HEADER true)",
+                    handle,
+                )
+            timings["landing COPY"] = watch.seconds
+            for source in STATE_TABLES:
+                copy = "public.bench_floor_" + source.replace(".", "_")
+                with Stopwatch() as watch:
+                    cur.execute(f"CREATE TABLE {copy} (LIKE {source} INCLUDING DEFAULTS INCLUDING INDEXES)")
+                    cur.execute(f"INSERT INTO {copy} SELECT * FROM {source}")
+                timings[source] = watch.seconds
+        with Stopwatch() as watch:
+            raw.commit()
+        timings["commit"] = watch.seconds
+        with raw.cursor() as cur:
+            cur.execute("DROP TABLE public.bench_floor_landing")
+            for source in STATE_TABLES:
+                cur.execute(f"DROP TABLE public.bench_floor_{source.replace('.', '_')}")
+        raw.commit()
+    finally:
+        raw.close()
+    return {name: round(seconds, 3) for name, seconds in timings.items()}
+
+
 def sync_profile_units(settings: Any) -> int:
     """Sync the jurisdiction's member units into delivery.member_unit (no endpoints needed to enqueue)."""
     from ggzy import database
@@ -104,6 +150,8 @@ def measure(rows: int, seed: int, *, with_units: bool, workdir: Path | None = No
         with engine.connect() as conn:
             outbox = conn.scalar(sa.text("SELECT count(*) FROM delivery.outbox"))
             events = conn.scalar(sa.text("SELECT count(*) FROM delivery.event"))
+            conn.execute(sa.text("CHECKPOINT"))
+        floor = state_floor(engine, path, list(PENALTY_FIELDS))
         path.unlink(missing_ok=True)
 
     if copied != rows or report.rows_in != rows:
@@ -125,6 +173,10 @@ def measure(rows: int, seed: int, *, with_units: bool, workdir: Path | None = No
                  "rows_loaded": report.rows_loaded, "rows_quarantined": report.rows_quarantined,
                  "rows_duplicate": report.rows_duplicate, "rows_warned": report.rows_warned,
                  "delivery_events": events, "outbox_rows": outbox},
+        "state_floor": {"method": "the file COPYed as text, then the ingest's resulting rows of each state table"
+                                  " INSERT .. SELECTed into a copy with its indexes, one transaction",
+                        "seconds": round(sum(floor.values()), 3), "timings": floor,
+                        "ratio": round(baseline_seconds / sum(floor.values()), 3)},
         "ratio": round(ours_rate / baseline_rate, 3) if baseline_rate else 0.0,
         "target_ratio": TARGET_RATIO,
         "memory": memory.figures(),
@@ -133,7 +185,7 @@ def measure(rows: int, seed: int, *, with_units: bool, workdir: Path | None = No
 
 def render(result: dict[str, Any]) -> str:
     """The readable table of one measurement."""
-    ours, base = result["ours"], result["baseline"]
+    ours, base, floor = result["ours"], result["baseline"], result["state_floor"]
     ratio = result["ratio"]
     verdict = "meets" if ratio >= TARGET_RATIO else "MISSES"
     rows = [
@@ -142,6 +194,8 @@ def render(result: dict[str, Any]) -> str:
         ("baseline: raw COPY", f"{base['seconds']:.2f} s  {base['rows_per_second']:,} rows/s"),
         ("ours: ingest end to end", f"{ours['seconds']:.2f} s  {ours['rows_per_second']:,} rows/s"),
         ("ratio ours/baseline", f"{ratio:.3f} ({verdict} target >= {TARGET_RATIO})"),
+        ("floor: write the state only", f"{floor['seconds']:.2f} s, ratio {floor['ratio']:.3f} (best possible)"),
+        *((f"  floor {name}", f"{seconds:.2f} s") for name, seconds in floor["timings"].items()),
         *((f"  phase {name}", f"{seconds:.2f} s") for name, seconds in ours["timings"].items()),
         ("loaded/quarantined/dup", f"{ours['rows_loaded']:,} / {ours['rows_quarantined']:,} / {ours['rows_duplicate']:,}"),
         ("peak RSS python", f"{result['memory']['python_peak_rss_mib']:,} MiB"),
