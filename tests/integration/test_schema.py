@@ -112,3 +112,42 @@ def test_a_named_batch_cannot_be_deleted_and_raw_rows_go_with_their_batch(db: sa
     with db.connect() as conn:
         assert conn.scalar(sa.text("SELECT count(*) FROM raw.penalty_row")) == 0
         assert conn.scalar(sa.text("SELECT status FROM ops.batch WHERE id = :b"), {"b": named}) == "failed"
+
+
+DECISION = (
+    "INSERT INTO core.penalty_decision (authority_code, decision_no, party_name, party_category, violation_type,"
+    " penalty_categories, decision_date, authority_name, source_format, content_hash, first_batch_id, last_batch_id)"
+    " VALUES ('11410800005000000X', :no, '某公司', '法人及非法人组织', '串通投标', '{罚款}', '2026-01-05', '焦作市住建局',"
+    " 'current', md5(:no), :b, :b) RETURNING id"
+)
+VERSION = (
+    "INSERT INTO core.penalty_decision_version (penalty_id, version, batch_id, content_hash, record)"
+    " VALUES (:p, 1, :b, 'h', '{}')"
+)
+
+
+def test_a_published_decision_is_never_deleted_and_what_names_it_must_exist(db: sa.Engine) -> None:
+    with db.begin() as conn:
+        batch = _new_batch(conn)
+        decision = conn.scalar(sa.text(DECISION), {"no": "焦住建罚〔2026〕1号", "b": batch})
+        conn.execute(sa.text(VERSION), {"p": decision, "b": batch})
+    for statement in ("DELETE FROM core.penalty_decision", "TRUNCATE core.penalty_decision CASCADE",
+                      "UPDATE core.penalty_decision SET id = id + 1000"):  # fmt: skip
+        with pytest.raises(sa.exc.DBAPIError, match="never deleted or re-keyed"):
+            with db.begin() as conn:
+                conn.execute(sa.text(statement))
+    with pytest.raises(sa.exc.IntegrityError, match=f"penalty_id = {decision + 1}, which is not in core.penalty_decision"):
+        with db.begin() as conn:
+            conn.execute(sa.text(VERSION.replace("1, :b", "2, :b")), {"p": decision + 1, "b": batch})
+    with pytest.raises(sa.exc.IntegrityError, match="event names penalty decision"):
+        with db.begin() as conn:
+            conn.execute(
+                sa.text("INSERT INTO delivery.event (event_type, penalty_id, penalty_version, batch_id, document, document_hash)"
+                        " VALUES ('penalty.created', :p, 1, :b, '{}', 'h')"),
+                {"p": decision + 7, "b": batch},
+            )  # fmt: skip
+    with db.begin() as conn:  # a change of content is a new version, still allowed
+        conn.execute(sa.text("UPDATE core.penalty_decision SET version = 2 WHERE id = :p"), {"p": decision})
+        conn.execute(sa.text(VERSION.replace("1, :b", "2, :b")), {"p": decision, "b": batch})
+    with db.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM core.penalty_decision_version WHERE penalty_id = :p"), {"p": decision}) == 2
