@@ -25,6 +25,7 @@ from pathlib import PurePath
 from typing import Any, ClassVar
 from xml.etree import ElementTree
 
+import msgspec
 import pyarrow as pa
 import sqlalchemy as sa
 
@@ -100,8 +101,13 @@ def _text(value: Any) -> str | None:
     """A cell as the spec carries it: text, None for a missing or empty value."""
     if value is None:
         return None
-    text = str(value).strip()
+    text = (value if type(value) is str else str(value)).strip()
     return text or None
+
+
+def _texts(records: list[dict[str, Any]]) -> list[dict[str, str | None]]:
+    """Every cell of decoded JSON records as the spec carries it (see _text)."""
+    return [{k: _text(v) for k, v in r.items()} for r in records]
 
 
 class ExchangeApiConnector(PullConnector):
@@ -137,12 +143,19 @@ class ExchangeApiConnector(PullConnector):
         """Close the HTTP connection pool."""
         self.client.close()
 
-    def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+    def _get(self, path: str, params: dict[str, Any] | None = None) -> bytes:
+        """The body of a 200 answer to GET `path`; `source_unavailable` otherwise.
+
+        The body is read into bytes of our own, never cached on the httpx Response: a Response sits in a
+        reference cycle with its stream, so whatever it holds lives until the next cyclic garbage collection
+        (at 5,000 records a page that piled up to hundreds of MB between collections).
+        """
         import httpx
 
         for attempt in (1, 2):
             try:
-                response = self.client.get(path, params=params)
+                with self.client.stream("GET", path, params=params) as response:
+                    body = b"".join(response.iter_bytes())
                 break
             except httpx.RemoteProtocolError as exc:
                 # A pooled keep-alive connection the server had already closed: nothing was received, ask
@@ -154,15 +167,15 @@ class ExchangeApiConnector(PullConnector):
         if response.status_code != 200:
             raise self.unavailable(
                 self.identity,
-                f"HTTP {response.status_code}: {response.text[:300]}",
+                f"HTTP {response.status_code}: {body.decode('utf-8', 'replace')[:300]}",
                 path=path,
                 http_status=response.status_code,
             )
-        return response
+        return body
 
     def datasets(self) -> list[str]:
         """Codes listed by GET /api/v1/datasets that the hub knows."""
-        listed = self._get("/api/v1/datasets").json()
+        listed = msgspec.json.decode(self._get("/api/v1/datasets"))
         return [d["code"] for d in listed if d["code"] in TRADING_DATASETS]
 
     def pages(self, dataset: str, since: str | None, position: dict[str, Any] | None) -> Iterator[Page]:
@@ -176,18 +189,21 @@ class ExchangeApiConnector(PullConnector):
                 params["since"] = since
             if cursor:
                 params["cursor"] = cursor
-            response = self._get(f"/api/v1/datasets/{dataset}", params)
+            raw = self._get(f"/api/v1/datasets/{dataset}", params)
             try:
-                body = response.json()
+                # A page is up to 5,000 records: msgspec decodes it several times faster than json.
+                body = msgspec.json.decode(raw)
+                if not isinstance(body, dict):
+                    raise ValueError("expected a JSON object")
             except ValueError as exc:
                 raise self.unavailable(self.identity, f"invalid JSON page: {exc}", dataset=dataset) from exc
             cursor = body.get("next_cursor")
-            records = [{k: _text(v) for k, v in r.items()} for r in body.get("records") or []]
+            records = _texts(body.get("records") or [])
             yield Page(
                 records=records,
                 position={"since": since, "cursor": cursor} if cursor else None,
                 watermark=body.get("watermark") or None,
-                raw=response.content,
+                raw=raw,
             )
             if not cursor:
                 return
