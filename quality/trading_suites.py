@@ -16,6 +16,7 @@ os.environ["GX_ANALYTICS_ENABLED"] = "False"  # the hub must not phone home
 import threading  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from typing import Any, ClassVar  # noqa: E402
 
@@ -138,14 +139,20 @@ _contexts: dict[str, _GxTrading] = {}
 _contexts_lock = threading.Lock()
 
 
-def _point_view(gx_engine: sa.Engine, code: str, batch_id: str, fields: list[str]) -> None:
+def _point_view(
+    gx_engine: sa.Engine, code: str, batch_id: str, fields: list[str], *, shape_only: bool = False
+) -> None:
     """(Re)fill the batch's temporary table in the session of one of GX's single-connection engines.
 
     A temporary table rather than a view: the fields are extracted from jsonb once, not once per rule.
+    `shape_only` creates it empty: enough for GX to learn the asset's columns.
     """
+    fill = " WITH NO DATA" if shape_only else ""
     with gx_engine.begin() as conn:
         conn.execute(sa.text(f"DROP TABLE IF EXISTS {batch_view(code)}"))
-        conn.execute(sa.text(f"CREATE TEMPORARY TABLE {batch_view(code)} AS {batch_query(batch_id, fields)}"))
+        conn.execute(
+            sa.text(f"CREATE TEMPORARY TABLE {batch_view(code)} AS {batch_query(batch_id, fields)}{fill}")
+        )
 
 
 def _gx_for(
@@ -161,8 +168,9 @@ def _gx_for(
         if table.code not in found.definitions:
             found.suites[table.code] = build_suite(table, key_fields)
             fields = _view_fields(table, key_fields, found.suites[table.code][1])
+            # Empty tables: the asset only needs the columns; validation fills the execution engine's.
             for gx_engine in (found.datasource.get_engine(), found.datasource.get_execution_engine().engine):
-                _point_view(gx_engine, table.code, batch_id, fields)
+                _point_view(gx_engine, table.code, batch_id, fields, shape_only=True)
             asset = found.datasource.add_table_asset(
                 name=f"trading_{table.code}", table_name=batch_view(table.code)
             )
@@ -183,10 +191,16 @@ def _forget(engine: sa.Engine) -> None:
         found.datasource.get_execution_engine().engine.dispose()
 
 
+KeyLookup = Callable[[list[int]], dict[int, str]]  # source rows -> their natural keys
+
+
 def validate_trading_batch(
-    engine: sa.Engine, table: CoreTable, key_fields: tuple[str, ...], batch_id: str, keys: dict[int, str]
+    engine: sa.Engine, table: CoreTable, key_fields: tuple[str, ...], batch_id: str, keys_of: KeyLookup
 ) -> ValidationOutcome:
-    """Run every rule of the dataset on one staged batch; failures carry messages naming the record key."""
+    """Run every rule of the dataset on one staged batch; failures carry messages naming the record key.
+
+    Natural keys are looked up (`keys_of`) for the failing rows only, not for the whole batch.
+    """
     started = time.perf_counter()
     with engine.connect() as conn:
         rows = conn.scalar(
@@ -205,12 +219,22 @@ def validate_trading_batch(
     outcome = ValidationOutcome(
         expectations_run=len(results), gx_success=all(r.success for r in results.values())
     )
+    failing = {int(row[INDEX_COLUMN]) for r in results.values() if not r.success for row in _unexpected(r)}
+    keys = keys_of(sorted(failing)) if failing else {}
     for result in results.values():
         _collect(outcome, result, rules, table.table, keys)
     for failures in outcome.failures.values():
         failures.sort(key=lambda f: (f.severity != ERROR, f.rule))
     outcome.run_seconds = time.perf_counter() - started
     return outcome
+
+
+def _unexpected(result: Any) -> list[dict[str, Any]]:
+    """An expectation's unexpected rows: a SQL rule's returned rows, or a column map's index list."""
+    body = result.result or {}
+    if "details" in body:
+        return body["details"]["unexpected_rows"]
+    return body.get("unexpected_index_list") or []
 
 
 def _collect(
@@ -221,10 +245,7 @@ def _collect(
     if result.success:
         return
     rule = rules[name]
-    body = result.result or {}
-    unexpected = (
-        body["details"]["unexpected_rows"] if "details" in body else body.get("unexpected_index_list") or []
-    )
+    unexpected = _unexpected(result)
     column = rule.params.get("column", rule.field)
     column = column.lower() if column else None
     for row in unexpected:

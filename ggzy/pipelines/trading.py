@@ -23,21 +23,25 @@ Row conservation per batch: rows_in = rows_loaded + rows_quarantined + rows_dupl
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
 import logging
+import queue
+import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from connectors.base import PullConnector
+from connectors.base import Page, PullConnector
 from connectors.trading import (
     PERSONAL_ID_FIELDS,
     TRADING_DATASETS,
@@ -67,7 +71,9 @@ from quality.trading_rules import ORG_CODE_SHAPE, USCC_SHAPE, CoreTable, core_la
 log = logging.getLogger(__name__)
 
 CHUNK_ROWS = 250_000  # a pull batch is validated and merged once it holds this many rows
+MERGE_WORK_MEM = "64MB"  # per sort/hash in a merge: a chunk's sort keys fit (the 4MB default spilled)
 WAITING_DAYS = 7  # children waiting longer than this are reported
+READ_AHEAD_PAGES = 1  # pages a pull fetches ahead of the one being landed
 HASH_SUFFIX = "__HASH"  # staged next to a masked personal ID: its keyed hash
 CHECK_SUFFIX = "__CHECK"  # ... and "1"/"0": its GB 11643 check character was right (validated as a warning)
 Progress = Callable[[str, int], None]  # (dataset code, rows just pulled)
@@ -141,16 +147,18 @@ def _stage(
 ) -> bytes:
     """COPY records into raw.trading_row (IDs scrubbed, plaintext protected); returns them as JSON lines."""
     protect_ids(conn, settings, _scrub(code, records, settings.hub_secret()))
-    lines = [json.dumps(r, ensure_ascii=False, separators=(",", ":")) for r in records]
-    buffer = io.BytesIO()
-    buffer.write(
-        "".join(
-            f"{batch_id}\t{first_row + i}\t{code}\t{line.replace(chr(92), chr(92) * 2)}\n"
+    # msgspec writes the same compact UTF-8 JSON as json.dumps(ensure_ascii=False), several times faster.
+    lines = [msgspec.json.encode(r) for r in records]
+    prefix = f"{batch_id}\t".encode()
+    suffix = f"\t{code}\t".encode()
+    buffer = io.BytesIO(
+        b"".join(
+            b"%s%d%s%s\n" % (prefix, first_row + i, suffix, line.replace(b"\\", b"\\\\"))
             for i, line in enumerate(lines)
-        ).encode()
+        )
     )
     copy_lines(conn, "raw.trading_row", ("batch_id", "source_row", "dataset", "record"), buffer, fmt="text")
-    return ("\n".join(lines) + "\n").encode()
+    return b"\n".join(lines) + b"\n"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -166,8 +174,11 @@ def _key_sql(ds: TradingDataset, alias: str = "r") -> str:
     return "concat_ws('/', " + ", ".join(parts) + ")"
 
 
+# Staged values are never btrim'med here: every connector strips them already (connectors.trading._text), and
+# validation reads them untrimmed too. A btrim inside core.spec_time's argument also keeps PostgreSQL from
+# inlining that function, which made the typed copy of a batch several times slower.
 def _value(spec: str, alias: str = "r") -> str:
-    return f"NULLIF(btrim({alias}.record->>'{spec}'), '')"
+    return f"NULLIF({alias}.record->>'{spec}', '')"
 
 
 def _typed_select(table: CoreTable) -> tuple[list[str], str, str]:
@@ -180,7 +191,7 @@ def _typed_select(table: CoreTable) -> tuple[list[str], str, str]:
     for i, column in enumerate(table.columns):
         field_name = column.spec + HASH_SUFFIX if column.qualifier == "keyed hash" else column.spec
         fields[field_name] = None
-        value = f"NULLIF(btrim(x.\"{field_name}\"), '')"
+        value = f"NULLIF(x.\"{field_name}\", '')"
         if column.qualifier == "market entity":
             joins.append(f"LEFT JOIN _entity e{i} ON e{i}.code = {value}")
             expr = f"e{i}.id"
@@ -280,58 +291,69 @@ def _merge(conn: Connection, table: CoreTable) -> dict[str, int]:
     conn.execute(
         sa.text(
             f"CREATE TEMP TABLE _typed ON COMMIT DROP AS SELECT r.seq, r.origin, r.batch_id, r.warnings,"
-            f" md5(r.record::text) AS content_hash, {select} FROM {source}"
+            f" r.content_hash, {select} FROM {source}"
         )
     )
+    # Without statistics the planner guesses a few thousand rows and picks loops or sorts of whole rows.
+    conn.execute(sa.text("ANALYZE _typed (seq)"))
     # Latest version per key wins (ordered by DATA_TIMESTAMP, then arrival); earlier ones are superseded.
+    # _final is narrow (which row, which core row, what to do): the typed rows are read from _typed by seq.
     conn.execute(
         sa.text(
-            f"CREATE TEMP TABLE _final ON COMMIT DROP AS SELECT DISTINCT ON ({', '.join(key)}) t.*, c.id AS core_id,"
+            "CREATE TEMP TABLE _final ON COMMIT DROP AS SELECT t.seq, c.id AS core_id,"
             " CASE WHEN c.id IS NULL THEN 'insert' WHEN c.content_hash = t.content_hash THEN 'unchanged'"
             " ELSE 'update' END AS outcome"
-            f" FROM _typed t LEFT JOIN core.{table.table} c ON {' AND '.join(f'c.{k} = t.{k}' for k in key)}"
-            f" ORDER BY {', '.join(f't.{k}' for k in key)}, t.data_timestamp DESC NULLS LAST, t.seq DESC"
+            f" FROM (SELECT DISTINCT ON ({', '.join(key)}) seq, content_hash, {', '.join(key)} FROM _typed"
+            f" ORDER BY {', '.join(key)}, data_timestamp DESC NULLS LAST, seq DESC) t"
+            f" LEFT JOIN core.{table.table} c ON {' AND '.join(f'c.{k} = t.{k}' for k in key)}"
         )
     )
-    conn.execute(sa.text("CREATE INDEX ON _final (seq)"))
     conn.execute(sa.text("ANALYZE _final (seq)"))  # the planner's only need here: join on seq, not a loop
-    assignments = ", ".join(f"{n} = f.{n}" for n in names)
+    assignments = ", ".join(f"{n} = t.{n}" for n in names)
     conn.execute(
         sa.text(
-            f"UPDATE core.{table.table} c SET {assignments}, warnings = f.warnings, content_hash = f.content_hash,"
-            " version = c.version + 1, last_batch_id = f.batch_id, updated_at = now()"
-            " FROM _final f WHERE f.outcome = 'update' AND c.id = f.core_id"
+            f"UPDATE core.{table.table} c SET {assignments}, warnings = t.warnings, content_hash = t.content_hash,"
+            " version = c.version + 1, last_batch_id = t.batch_id, updated_at = now()"
+            " FROM _final f JOIN _typed t USING (seq) WHERE f.outcome = 'update' AND c.id = f.core_id"
         )
     )
     conn.execute(
         sa.text(
             f"INSERT INTO core.{table.table} ({', '.join(names)}, warnings, content_hash, first_batch_id, last_batch_id)"
-            f" SELECT {', '.join(names)}, warnings, content_hash, batch_id, batch_id FROM _final WHERE outcome = 'insert'"
+            f" SELECT {', '.join(f't.{n}' for n in names)}, t.warnings, t.content_hash, t.batch_id, t.batch_id"
+            " FROM _final f JOIN _typed t USING (seq) WHERE f.outcome = 'insert'"
         )
     )
     rows = conn.execute(
         sa.text(
-            "SELECT t.origin, coalesce(f.outcome, 'superseded') AS outcome, count(*) AS n FROM _typed t"
-            " LEFT JOIN _final f ON f.seq = t.seq GROUP BY 1, 2"
+            "SELECT t.origin, coalesce(f.outcome, 'superseded') AS outcome, count(*) AS n,"
+            " count(*) FILTER (WHERE f.seq IS NOT NULL AND t.warnings <> '{}') AS warned"
+            " FROM _typed t LEFT JOIN _final f ON f.seq = t.seq GROUP BY 1, 2"
         )
     ).all()
-    counts: dict[str, int] = {}
-    for origin, outcome, n in rows:
+    counts: dict[str, int] = {"batch_warned": 0}
+    for origin, outcome, n, warned in rows:
         counts[f"{origin}_{outcome}"] = n
-    warned = conn.scalar(sa.text("SELECT count(*) FROM _final WHERE origin = 'batch' AND warnings <> '{}'"))
-    counts["batch_warned"] = warned or 0
+        if origin == "batch":
+            counts["batch_warned"] += warned
     for temp in ("_typed", "_final", "_entity", "_codes"):
         conn.execute(sa.text(f"DROP TABLE IF EXISTS {temp}"))
     return counts
 
 
 def _ready_table(conn: Connection) -> None:
+    """The rows to merge: (seq, origin 'batch'|'waiting', batch_id, record, warnings, content_hash)."""
     conn.execute(
         sa.text(
-            "CREATE TEMP TABLE _ready (seq bigint, origin text, batch_id uuid, record jsonb, warnings text[])"
-            " ON COMMIT DROP"
+            "CREATE TEMP TABLE _ready (seq bigint, origin text, batch_id uuid, record jsonb, warnings text[],"
+            " content_hash text) ON COMMIT DROP"
         )
     )
+
+
+def _roomy_sorts(conn: Connection) -> None:
+    """Give this transaction's sorts and hashes over a batch memory enough not to spill to disk."""
+    conn.execute(sa.text(f"SET LOCAL work_mem = '{MERGE_WORK_MEM}'"))
 
 
 def _release_waiting(conn: Connection, ds: TradingDataset, tables: dict[str, CoreTable]) -> int:
@@ -339,12 +361,14 @@ def _release_waiting(conn: Connection, ds: TradingDataset, tables: dict[str, Cor
     missing = _parent_missing_sql(ds, tables)
     if missing is None:
         return 0
+    _roomy_sorts(conn)
     _ready_table(conn)
     released = conn.execute(
         sa.text(
             f"WITH gone AS (DELETE FROM ops.trading_waiting r WHERE r.dataset = :d AND NOT ({missing})"
             " RETURNING r.batch_id, r.record, r.warnings)"
-            " INSERT INTO _ready SELECT row_number() OVER (), 'waiting', batch_id, record, warnings FROM gone"
+            " INSERT INTO _ready SELECT row_number() OVER (), 'waiting', batch_id, record, warnings,"
+            " md5(record::text) FROM gone"
         ),
         {"d": ds.code},
     ).rowcount
@@ -355,6 +379,20 @@ def _release_waiting(conn: Connection, ds: TradingDataset, tables: dict[str, Cor
     return released
 
 
+def _natural_keys(engine: Engine, ds: TradingDataset, batch_id: str, rows: list[int]) -> dict[int, str]:
+    """Natural keys of some staged rows of a batch (validation messages name the record)."""
+    with engine.connect() as conn:
+        return dict(
+            conn.execute(
+                sa.text(
+                    f"SELECT source_row, {_key_sql(ds)} FROM raw.trading_row r"
+                    " WHERE batch_id = :b AND source_row = ANY(:rows)"
+                ),
+                {"b": batch_id, "rows": rows},
+            ).all()
+        )
+
+
 def _process_batch(engine: Engine, ds: TradingDataset, batch_id: str) -> BatchReport:
     """Validate a staged batch, then quarantine, park, resolve and merge it in one transaction."""
     from quality.trading_suites import validate_trading_batch
@@ -362,42 +400,36 @@ def _process_batch(engine: Engine, ds: TradingDataset, batch_id: str) -> BatchRe
     tables = layout(engine)
     table = tables[ds.code]
     timings: dict[str, float] = {}
-    with engine.connect() as conn:
-        keys = dict(
-            conn.execute(
-                sa.text(f"SELECT source_row, {_key_sql(ds)} FROM raw.trading_row r WHERE batch_id = :b"),
-                {"b": batch_id},
-            ).all()
-        )
     with timed(timings, "validate"):
-        outcome = validate_trading_batch(engine, table, ds.key, batch_id, keys)
+        outcome = validate_trading_batch(
+            engine, table, ds.key, batch_id, functools.partial(_natural_keys, engine, ds, batch_id)
+        )
     errors = sorted(outcome.error_rows())
     warnings = {
         row: rules for row in outcome.failures if row not in errors and (rules := outcome.warning_rules(row))
     }
     with timed(timings, "merge"), engine.begin() as conn:
+        _roomy_sorts(conn)
         conn.execute(sa.text("DELETE FROM quality.quarantine_row WHERE batch_id = :b"), {"b": batch_id})
-        raw = (
-            dict(
-                conn.execute(
-                    sa.text(
-                        "SELECT source_row, record FROM raw.trading_row WHERE batch_id = :b AND source_row = ANY(:rows)"
-                    ),
-                    {"b": batch_id, "rows": errors},
-                ).all()
+        raw = {
+            row: (key, record)
+            for row, key, record in conn.execute(
+                sa.text(
+                    f"SELECT source_row, {_key_sql(ds)}, record FROM raw.trading_row r"
+                    " WHERE batch_id = :b AND source_row = ANY(:rows)"
+                ),
+                {"b": batch_id, "rows": errors},
             )
-            if errors
-            else {}
-        )
+        }
         quarantined = [
             {
                 "batch_id": batch_id,
                 "dataset": ds.name,
                 "source_row": row,
-                "natural_key": keys.get(row),
+                "natural_key": raw[row][0],
                 "rules": [f.rule for f in outcome.failures[row] if f.severity == "error"],
                 "errors": json.dumps([f.__dict__ for f in outcome.failures[row]], ensure_ascii=False),
-                "raw_record": json.dumps(raw[row], ensure_ascii=False),
+                "raw_record": json.dumps(raw[row][1], ensure_ascii=False),
             }
             for row in errors
         ]
@@ -412,20 +444,26 @@ def _process_batch(engine: Engine, ds: TradingDataset, batch_id: str) -> BatchRe
             conn.execute(
                 sa.text("INSERT INTO _warn VALUES (:r, :w)"), [{"r": r, "w": w} for r, w in warnings.items()]
             )
-        # Exact repeats inside the batch: the first is kept.
-        conn.execute(
+        _ready_table(conn)
+        # Each record is hashed once: the hash finds exact repeats and is the core row's content_hash.
+        good = conn.execute(
             sa.text(
-                "CREATE TEMP TABLE _good ON COMMIT DROP AS SELECT DISTINCT ON (md5(r.record::text)) r.source_row, r.record,"
-                " coalesce(w.rules, '{}') AS warnings FROM raw.trading_row r LEFT JOIN _warn w USING (source_row)"
+                "INSERT INTO _ready SELECT r.source_row, 'batch', r.batch_id, r.record, coalesce(w.rules, '{}'),"
+                " md5(r.record::text) FROM raw.trading_row r LEFT JOIN _warn w USING (source_row)"
                 " WHERE r.batch_id = :b AND NOT EXISTS (SELECT 1 FROM _bad x WHERE x.source_row = r.source_row)"
-                " ORDER BY md5(r.record::text), r.source_row"
             ),
             {"b": batch_id},
-        )
+        ).rowcount
+        # Exact repeats inside the batch: the first is kept (no sort of the records, only a hash of hashes).
+        good -= conn.execute(
+            sa.text(
+                "DELETE FROM _ready r USING (SELECT content_hash, min(seq) AS first FROM _ready GROUP BY content_hash"
+                " HAVING count(*) > 1) d WHERE r.content_hash = d.content_hash AND r.seq > d.first"
+            )
+        ).rowcount
         rows_in = conn.scalar(
             sa.text("SELECT count(*) FROM raw.trading_row WHERE batch_id = :b"), {"b": batch_id}
         )
-        good = conn.scalar(sa.text("SELECT count(*) FROM _good"))
         in_batch_duplicates = rows_in - len(errors) - good
         missing = _parent_missing_sql(ds, tables)
         waiting = 0
@@ -434,27 +472,21 @@ def _process_batch(engine: Engine, ds: TradingDataset, batch_id: str) -> BatchRe
                 sa.text(
                     "INSERT INTO ops.trading_waiting (dataset, natural_key, parent_dataset, parent_key, record, warnings,"
                     f" batch_id) SELECT DISTINCT ON (1, 2) :d, {_key_sql(ds)}, :pd, r.record->>:pf, r.record, r.warnings, :b"
-                    f" FROM _good r WHERE {missing} ORDER BY 1, 2, r.source_row DESC"
+                    f" FROM _ready r WHERE {missing} ORDER BY 1, 2, r.seq DESC"
                     " ON CONFLICT (dataset, natural_key) DO UPDATE SET record = excluded.record,"
                     " warnings = excluded.warnings, batch_id = excluded.batch_id, last_tried = now(),"
                     " attempts = ops.trading_waiting.attempts + 1"
                 ),
                 {"d": ds.code, "pd": ds.parent[0], "pf": ds.parent[1], "b": batch_id},
             ).rowcount
-            parked = conn.scalar(sa.text(f"SELECT count(*) FROM _good r WHERE {missing}"))
+            parked = conn.execute(sa.text(f"DELETE FROM _ready r WHERE {missing}")).rowcount
             in_batch_duplicates += parked - waiting  # repeats of one waiting key inside the batch
-            conn.execute(sa.text(f"DELETE FROM _good r WHERE {missing}"))
-        _ready_table(conn)
-        conn.execute(
-            sa.text("INSERT INTO _ready SELECT source_row, 'batch', :b, record, warnings FROM _good"),
-            {"b": batch_id},
-        )
         _resolve_entities(conn, table)
         counts = _merge(conn, table)
         inserted = counts.get("batch_insert", 0)
         updated = counts.get("batch_update", 0) + counts.get("batch_superseded", 0)
         duplicate = in_batch_duplicates + counts.get("batch_unchanged", 0)
-        for temp in ("_ready", "_good", "_bad", "_warn"):
+        for temp in ("_ready", "_bad", "_warn"):
             conn.execute(sa.text(f"DROP TABLE {temp}"))
         conn.execute(sa.text("DELETE FROM raw.trading_row WHERE batch_id = :b"), {"b": batch_id})
         row = (
@@ -563,7 +595,7 @@ def pull_dataset(
         batch_id = None
     high = position.get("high") or state["since"]
     pages_done = position.get("pages", 0)
-    for page in connector.pages(code, state["since"], position.get("source")):
+    for page in _read_ahead(connector.pages(code, state["since"], position.get("source"))):
         done = page.position is None
         with timed(report.timings, "land"), engine.begin() as conn:
             if page.records and batch_id is None:
@@ -613,6 +645,50 @@ def pull_dataset(
     if batch_id:
         report.add(_process_batch(engine, ds, batch_id))
     return report
+
+
+def _read_ahead(pages: Iterator[Page], depth: int = READ_AHEAD_PAGES) -> Iterator[Page]:
+    """The same pages, fetched by a background thread up to `depth` pages ahead of the caller.
+
+    The next page downloads and decodes while this one is landed (the database works in its own process;
+    the driver lets go of the GIL while it waits). Pages arrive in order and a source error after the pages
+    before it, so commits and watermarks are as without read-ahead; a page read ahead but not landed when
+    the run dies is pulled again on resume.
+    """
+    slots: queue.Queue[tuple[Page | None, BaseException | None]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def offer(item: tuple[Page | None, BaseException | None]) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def fetch() -> None:
+        try:
+            for page in pages:
+                if not offer((page, None)):
+                    return  # the caller stopped early
+            offer((None, None))
+        except BaseException as exc:  # handed over to the caller's thread, raised there
+            offer((None, exc))
+
+    thread = threading.Thread(target=fetch, name="trading-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            page, error = slots.get()
+            if error is not None:
+                raise error
+            if page is None:
+                return
+            yield page
+    finally:
+        stop.set()
+        thread.join()  # the connector is closed after the pull: its last request must be over by then
 
 
 def _staged(engine: Engine, batch_id: str) -> int:
