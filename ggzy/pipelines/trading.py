@@ -379,18 +379,26 @@ def _release_waiting(conn: Connection, ds: TradingDataset, tables: dict[str, Cor
     return released
 
 
+def _staged_records(
+    conn: Connection, ds: TradingDataset, batch_id: str, rows: list[int]
+) -> dict[int, tuple[str, Any]]:
+    """Natural key and record of some staged rows of a batch (the failing ones: messages and quarantine)."""
+    if not rows:
+        return {}
+    found = conn.execute(
+        sa.text(
+            f"SELECT source_row, {_key_sql(ds)}, record FROM raw.trading_row r"
+            " WHERE batch_id = :b AND source_row = ANY(:rows)"
+        ),
+        {"b": batch_id, "rows": rows},
+    )
+    return {row: (key, record) for row, key, record in found}
+
+
 def _natural_keys(engine: Engine, ds: TradingDataset, batch_id: str, rows: list[int]) -> dict[int, str]:
     """Natural keys of some staged rows of a batch (validation messages name the record)."""
     with engine.connect() as conn:
-        return dict(
-            conn.execute(
-                sa.text(
-                    f"SELECT source_row, {_key_sql(ds)} FROM raw.trading_row r"
-                    " WHERE batch_id = :b AND source_row = ANY(:rows)"
-                ),
-                {"b": batch_id, "rows": rows},
-            ).all()
-        )
+        return {row: key for row, (key, _) in _staged_records(conn, ds, batch_id, rows).items()}
 
 
 def _process_batch(engine: Engine, ds: TradingDataset, batch_id: str) -> BatchReport:
@@ -411,16 +419,7 @@ def _process_batch(engine: Engine, ds: TradingDataset, batch_id: str) -> BatchRe
     with timed(timings, "merge"), engine.begin() as conn:
         _roomy_sorts(conn)
         conn.execute(sa.text("DELETE FROM quality.quarantine_row WHERE batch_id = :b"), {"b": batch_id})
-        raw = {
-            row: (key, record)
-            for row, key, record in conn.execute(
-                sa.text(
-                    f"SELECT source_row, {_key_sql(ds)}, record FROM raw.trading_row r"
-                    " WHERE batch_id = :b AND source_row = ANY(:rows)"
-                ),
-                {"b": batch_id, "rows": errors},
-            )
-        }
+        raw = _staged_records(conn, ds, batch_id, errors)
         quarantined = [
             {
                 "batch_id": batch_id,
