@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -146,6 +148,40 @@ def api_read_engine(settings: Settings | None = None) -> Engine:
     the server dropped fails one request, and SQLAlchemy then replaces the whole pool.
     """
     return _engine(api_url(settings), API_READ_POOL, 0, isolation_level="AUTOCOMMIT", pool_pre_ping=False)
+
+
+_NAMED_PARAMETER = re.compile(r"%\((\w+)\)s")
+
+
+@functools.lru_cache(maxsize=64)
+def _positional(sql: str) -> tuple[str, tuple[str, ...]]:
+    """The pyformat statement with each %(name)s numbered $1.. by first appearance, and the names in that order."""
+    names: list[str] = []
+    for name in _NAMED_PARAMETER.findall(sql):
+        if name not in names:
+            names.append(name)
+    return _NAMED_PARAMETER.sub(lambda match: f"${names.index(match.group(1)) + 1}", sql), tuple(names)
+
+
+def fetch_prepared(engine: Engine, name: str, sql: str, params: dict[str, Any]) -> tuple[list[str], list[tuple]]:
+    """Column names and rows of a pyformat SELECT run as a server-side prepared statement.
+
+    The statement is prepared once per pooled connection (remembered in the connection's info, which lives and
+    dies with it), so a hot lookup is parsed and planned once instead of on every call. Rows come as tuples
+    straight from the driver's cursor (no SQLAlchemy result layer).
+    """
+    statement, names = _positional(sql)
+    connection = engine.raw_connection()
+    try:
+        prepared: set[str] = connection.info.setdefault("prepared_statements", set())
+        with connection.dbapi_connection.cursor() as cursor:
+            if name not in prepared:
+                cursor.execute(f"PREPARE {name} AS {statement}")
+                prepared.add(name)
+            cursor.execute(f"EXECUTE {name} ({', '.join(['%s'] * len(names))})", [params[n] for n in names])
+            return [column[0] for column in cursor.description], cursor.fetchall()
+    finally:
+        connection.close()
 
 
 def dispose_engines() -> None:

@@ -655,16 +655,10 @@ KNOWN_ON_SQL = (
 )
 
 
-def _fetch_dicts(engine: Engine, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    """Rows as dicts straight from the driver's cursor (the as-of path skips SQLAlchemy's result layer)."""
-    with engine.connect() as conn:
-        cursor = conn.connection.dbapi_connection.cursor()
-        try:
-            cursor.execute(sql, params)
-            names = [d[0] for d in cursor.description]
-            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-        finally:
-            cursor.close()
+def _fetch_dicts(engine: Engine, name: str, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows as dicts of a prepared statement (the as-of path skips SQLAlchemy's result layer and re-planning)."""
+    names, rows = database.fetch_prepared(engine, name, sql, params)
+    return [dict(zip(names, row, strict=True)) for row in rows]
 
 
 # A USCC (GB 32100 shape), an organisation key (ORG:<code>) or a natural person's key (P:<keyed hash>).
@@ -703,10 +697,10 @@ def credit_check(engine: Engine, identifier: str, as_of: date | None = None, kno
     key = entity_key_for(identifier)
     as_of = as_of or datetime.now(ZoneInfo(LOCAL_TZ)).date()
     if known_on is None:
-        rows = _fetch_dicts(engine, ASOF_SQL, {"key": key, "as_of": as_of})
+        rows = _fetch_dicts(engine, "credit_asof", ASOF_SQL, {"key": key, "as_of": as_of})
     else:
         rows = [{**r["record"], "version": r["version"], "known_from": r["known_from"]}
-                for r in _fetch_dicts(engine, KNOWN_ON_SQL, {"key": key, "as_of": as_of, "known_on": known_on})]  # fmt: skip
+                for r in _fetch_dicts(engine, "credit_known_on", KNOWN_ON_SQL, {"key": key, "as_of": as_of, "known_on": known_on})]  # fmt: skip
     entries = [_entry(r) for r in rows]
     active = [e for e in entries if e["active_until"] is None or as_of < e["active_until"]]
     removed = [e for e in entries if e["removed_on"] is not None and e["removed_on"] <= as_of]
