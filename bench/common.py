@@ -10,7 +10,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -143,3 +143,53 @@ class Stopwatch:
 
     def __exit__(self, *exc: object) -> None:
         self.seconds = time.perf_counter() - self._start
+
+
+def state_floor(
+    engine: Any,
+    landing: Mapping[str, tuple[Path, Sequence[str]]],
+    state_tables: Sequence[str | tuple[str, str]],
+    *,
+    header: bool = True,
+) -> dict[str, float]:
+    """Seconds to write an ingest's resulting state with nothing computed: the floor under any ingest.
+
+    One transaction: each landing CSV file (`landing`: timing label -> (path, columns); `header`: the files
+    start with a header line) COPYed as text into a fresh unindexed table, then each of `state_tables` copied
+    into a fresh table LIKE it (defaults and indexes) by one INSERT .. SELECT *. A state table is a name, or
+    (name, SQL condition) to copy only the rows the measured ingest wrote (not those already there). The
+    ratio baseline COPY / floor is the best any implementation writing these rows into PostgreSQL could reach.
+    Returns seconds per step (the landing labels, the state tables' names, "commit"); the copies are dropped.
+    """
+    timings: dict[str, float] = {}
+    landed = [f"public.bench_floor_landing_{i}" for i in range(len(landing))]
+    copies = [
+        "public.bench_floor_" + (t if isinstance(t, str) else t[0]).replace(".", "_") for t in state_tables
+    ]
+    options = "FORMAT csv, HEADER true" if header else "FORMAT csv"
+    raw = engine.raw_connection()
+    try:
+        with raw.cursor() as cur:
+            for target, (label, (path, columns)) in zip(landed, landing.items(), strict=True):
+                with Stopwatch() as watch, open(path, "rb") as handle:
+                    cur.execute(f"CREATE TABLE {target} ({', '.join(f'{c} text' for c in columns)})")
+                    cur.copy_expert(
+                        f"COPY {target} ({', '.join(columns)}) FROM STDIN WITH ({options})", handle
+                    )
+                timings[label] = watch.seconds
+            for copy, table in zip(copies, state_tables, strict=True):
+                source, where = (table, "") if isinstance(table, str) else (table[0], f" WHERE {table[1]}")
+                with Stopwatch() as watch:
+                    cur.execute(f"CREATE TABLE {copy} (LIKE {source} INCLUDING DEFAULTS INCLUDING INDEXES)")
+                    cur.execute(f"INSERT INTO {copy} SELECT * FROM {source}{where}")
+                timings[source] = watch.seconds
+        with Stopwatch() as watch:
+            raw.commit()
+        timings["commit"] = watch.seconds
+        with raw.cursor() as cur:
+            for name in (*landed, *copies):
+                cur.execute(f"DROP TABLE {name}")
+        raw.commit()
+    finally:
+        raw.close()
+    return {name: round(seconds, 3) for name, seconds in timings.items()}

@@ -35,6 +35,7 @@ from bench.common import (  # noqa: E402
     environment,
     fresh_hub,
     rate,
+    state_floor,
     table,
     write_results,
 )
@@ -69,46 +70,10 @@ def baseline_copy(engine: Any, path: Path, columns: list[str]) -> tuple[float, i
     return watch.seconds, copied
 
 
-# What the ingest must leave behind, table by table: written again below by plain INSERT .. SELECT of the
-# rows the ingest produced (same columns and indexes), so no parsing, validation, hashing or JSON is counted.
+# What the ingest must leave behind, table by table: written again by bench.common.state_floor, plain
+# INSERT .. SELECT of the rows the ingest produced (same columns and indexes), so no parsing, validation,
+# hashing or JSON is counted.
 STATE_TABLES = ("core.penalty_decision", "core.penalty_decision_version", "delivery.event", "delivery.outbox")
-
-
-def state_floor(engine: Any, path: Path, columns: list[str]) -> dict[str, float]:
-    """Seconds to write the state the issue mandates with nothing computed: the floor under any ingest.
-
-    One transaction: the file's rows COPYed as text into an unindexed table (the landing), then each table
-    of STATE_TABLES copied into a fresh table LIKE it (defaults and indexes) by one INSERT .. SELECT. The
-    ratio baseline / floor is the best any implementation writing these rows into PostgreSQL could reach.
-    """
-    timings: dict[str, float] = {}
-    raw = engine.raw_connection()
-    try:
-        with raw.cursor() as cur:
-            with Stopwatch() as watch, open(path, "rb") as handle:
-                cur.execute(f"CREATE TABLE public.bench_floor_landing ({', '.join(f'{c} text' for c in columns)})")
-                cur.copy_expert(
-                    f"COPY public.bench_floor_landing ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, HEADER true)",
-                    handle,
-                )
-            timings["landing COPY"] = watch.seconds
-            for source in STATE_TABLES:
-                copy = "public.bench_floor_" + source.replace(".", "_")
-                with Stopwatch() as watch:
-                    cur.execute(f"CREATE TABLE {copy} (LIKE {source} INCLUDING DEFAULTS INCLUDING INDEXES)")
-                    cur.execute(f"INSERT INTO {copy} SELECT * FROM {source}")
-                timings[source] = watch.seconds
-        with Stopwatch() as watch:
-            raw.commit()
-        timings["commit"] = watch.seconds
-        with raw.cursor() as cur:
-            cur.execute("DROP TABLE public.bench_floor_landing")
-            for source in STATE_TABLES:
-                cur.execute(f"DROP TABLE public.bench_floor_{source.replace('.', '_')}")
-        raw.commit()
-    finally:
-        raw.close()
-    return {name: round(seconds, 3) for name, seconds in timings.items()}
 
 
 def sync_profile_units(settings: Any) -> int:
@@ -151,7 +116,7 @@ def measure(rows: int, seed: int, *, with_units: bool, workdir: Path | None = No
             outbox = conn.scalar(sa.text("SELECT count(*) FROM delivery.outbox"))
             events = conn.scalar(sa.text("SELECT count(*) FROM delivery.event"))
             conn.execute(sa.text("CHECKPOINT"))
-        floor = state_floor(engine, path, list(PENALTY_FIELDS))
+        floor = state_floor(engine, {"landing COPY": (path, list(PENALTY_FIELDS))}, STATE_TABLES)
         path.unlink(missing_ok=True)
 
     if copied != rows or report.rows_in != rows:

@@ -9,6 +9,15 @@ In the same run the same pages are pulled again by the same connector and writte
 to a CSV file; that file is then COPYed into an unindexed table: "raw COPY of the same rows". Reported:
 rows/s end to end, the raw COPY's rows/s (and pull + COPY), the ratios, and the Python process's RSS when
 100k bids had been pulled and at the end (flat memory: pages are streamed, never the whole set).
+
+Two ceilings, measured in the same run:
+
+* floor: the raw COPY's CSV files COPYed again as text, then the rows the ingest left in each state table
+  (core.bid, core.bid_document_fingerprint, the market entities it created, its quarantined and waiting
+  rows) INSERT .. SELECTed into a copy of that table with its indexes, one transaction
+  (bench.common.state_floor): raw COPY / floor is the best ratio any ingest writing these rows could reach;
+* pure pull: the same pages iterated through the same connector (stand-in server in this process, over
+  HTTP), nothing written: the ingest cannot finish before its pull, so raw COPY / pure pull is a ceiling too.
 """
 
 from __future__ import annotations
@@ -24,7 +33,16 @@ from typing import Any
 import psutil
 import sqlalchemy as sa
 
-from bench.common import MemorySampler, Stopwatch, environment, fresh_hub, rate, table, write_results
+from bench.common import (
+    MemorySampler,
+    Stopwatch,
+    environment,
+    fresh_hub,
+    rate,
+    state_floor,
+    table,
+    write_results,
+)
 
 CODES = ("507", "519")
 PARENTS = ("500", "501", "502")
@@ -34,8 +52,31 @@ def _rss_mib() -> float:
     return round(psutil.Process().memory_info().rss / 2**20, 1)
 
 
-def _raw_copy(engine: sa.Engine, base_url: str, key: str, page_size: int, folder: Path) -> dict[str, Any]:
-    """Pull the same datasets' pages again, write them as CSV, COPY the CSV into plain text tables."""
+def _pull_only(base_url: str, key: str, page_size: int) -> dict[str, Any]:
+    """Seconds to pull the datasets' pages through the connector, each page's records touched, nothing written."""
+    from connectors.trading import ExchangeApiConnector
+
+    connector = ExchangeApiConnector(base_url, key, page_size=page_size)
+    rows, pages = 0, 0
+    try:
+        with Stopwatch() as pulled:
+            for code in CODES:
+                for page in connector.pages(code, None, None):
+                    pages += 1
+                    for _record in page.records:
+                        rows += 1
+    finally:
+        connector.close()
+    return {"rows": rows, "pages": pages, "seconds": round(pulled.seconds, 2)}
+
+
+def _raw_copy(
+    engine: sa.Engine, base_url: str, key: str, page_size: int, folder: Path
+) -> tuple[dict[str, Any], dict[str, tuple[Path, list[str]]]]:
+    """Pull the same datasets' pages again, write them as CSV, COPY the CSV into plain text tables.
+
+    Returns the figures and the CSV files (code -> (path, columns), no header line), kept for the floor.
+    """
     from connectors.trading import ExchangeApiConnector
 
     connector = ExchangeApiConnector(base_url, key, page_size=page_size)
@@ -67,7 +108,29 @@ def _raw_copy(engine: sa.Engine, base_url: str, key: str, page_size: int, folder
             for code, (path, _) in files.items():
                 with path.open("rb") as data:
                     cur.copy_expert(f"COPY public.bench_copy_{code} FROM STDIN WITH (FORMAT csv)", data)
-    return {"rows": rows, "pull_seconds": round(pulled.seconds, 2), "copy_seconds": round(copied.seconds, 2)}
+    figures = {
+        "rows": rows,
+        "pull_seconds": round(pulled.seconds, 2),
+        "copy_seconds": round(copied.seconds, 2),
+    }
+    return figures, files
+
+
+def _state_tables(entities_before: int) -> list[str | tuple[str, str]]:
+    """What the timed pull of 507 and 519 leaves per row: their core rows, the market entities it created
+    (those of the parents' untimed pull excluded), its quarantined rows and its children waiting for a parent.
+    raw.trading_row is emptied after each merge; ops.batch and the watermark are per batch, not per row."""
+    from connectors.trading import TRADING_DATASETS
+
+    names = ", ".join(f"'{TRADING_DATASETS[c].name}'" for c in CODES)
+    codes = ", ".join(f"'{c}'" for c in CODES)
+    return [
+        "core.bid",
+        "core.bid_document_fingerprint",
+        ("core.market_entity", f"id > {entities_before}"),
+        ("quality.quarantine_row", f"dataset IN ({names})"),
+        ("ops.trading_waiting", f"dataset IN ({codes})"),
+    ]
 
 
 def run(bids: int, page_size: int, keep: bool = False) -> dict[str, Any]:
@@ -90,6 +153,8 @@ def run(bids: int, page_size: int, keep: bool = False) -> dict[str, Any]:
                     settings, server.base_url, "bench", codes=PARENTS, engine=engine, page_size=page_size
                 )
             results["parents_seconds"] = round(parents.seconds, 1)
+            with engine.connect() as conn:
+                entities_before = conn.scalar(sa.text("SELECT coalesce(max(id), 0) FROM core.market_entity"))
             marks: dict[str, float] = {}
             pulled = {"507": 0}
 
@@ -123,7 +188,8 @@ def run(bids: int, page_size: int, keep: bool = False) -> dict[str, Any]:
                 **marks,
                 **memory.figures(),
             }
-            baseline = _raw_copy(engine, server.base_url, "bench", page_size, Path(tmp))
+            pull_only = _pull_only(server.base_url, "bench", page_size)
+            baseline, files = _raw_copy(engine, server.base_url, "bench", page_size, Path(tmp))
         copy_rate = rate(baseline["rows"], baseline["copy_seconds"])
         pull_copy_rate = rate(baseline["rows"], baseline["pull_seconds"] + baseline["copy_seconds"])
         results["raw_copy"] = {
@@ -136,11 +202,42 @@ def run(bids: int, page_size: int, keep: bool = False) -> dict[str, Any]:
         results["ratio_to_pull_plus_raw_copy"] = (
             round(pipeline_rate / pull_copy_rate, 3) if pull_copy_rate else None
         )
+        if pull_only["rows"] != baseline["rows"]:
+            raise SystemExit(
+                f"row count mismatch: pure pull {pull_only['rows']}, pull + CSV {baseline['rows']}"
+            )
+        results["pull_only_seconds"] = pull_only["seconds"]
+        results["pull_only"] = {
+            **pull_only,
+            "rows_per_second": round(rate(pull_only["rows"], pull_only["seconds"])),
+        }
+        results["pull_ceiling_ratio"] = (
+            round(baseline["copy_seconds"] / pull_only["seconds"], 3) if pull_only["seconds"] else None
+        )
+        state_tables = _state_tables(entities_before)
         with engine.connect() as conn:
             results["core_rows"] = {
                 t: conn.scalar(sa.text(f"SELECT count(*) FROM core.{t}"))
                 for t in ("bid", "bid_document_fingerprint", "market_entity")
             }
+            results["state_rows"] = {}
+            for t in state_tables:
+                name, where = (t, "true") if isinstance(t, str) else t
+                results["state_rows"][name] = conn.scalar(
+                    sa.text(f"SELECT count(*) FROM {name} WHERE {where}")
+                )
+            # As in bench.ingest_penalties: the floor does not pay for flushing the writes before it.
+            conn.execute(sa.text("CHECKPOINT"))
+        landing = {f"landing COPY {code}": files[code] for code in CODES}
+        floor = state_floor(engine, landing, state_tables, header=False)
+        floor_seconds = sum(floor.values())
+        results["floor"] = {
+            "method": "the raw COPY's CSV files COPYed as text, then the ingest's rows of each state table"
+                      " INSERT .. SELECTed into a copy with its indexes, one transaction",
+            "timings": floor,
+            "seconds": round(floor_seconds, 3),
+            "best_possible_ratio": round(baseline["copy_seconds"] / floor_seconds, 3) if floor_seconds else None,
+        }  # fmt: skip
     return results
 
 
@@ -158,7 +255,7 @@ def main() -> None:
     results = run(args.bids, args.page_size, keep=args.keep)
     results["total_seconds"] = round(time.perf_counter() - started, 1)
     path = write_results("trading_ingest", results)
-    p, c = results["pipeline"], results["raw_copy"]
+    p, c, f = results["pipeline"], results["raw_copy"], results["floor"]
     print(
         table(
             [
@@ -171,6 +268,17 @@ def main() -> None:
                 ),
                 ("ratio to raw COPY", str(results["ratio_to_raw_copy"])),
                 ("ratio to pull + raw COPY", str(results["ratio_to_pull_plus_raw_copy"])),
+                ("pull + CSV writing (raw COPY's pull)", f"{c['pull_seconds']} s"),
+                (
+                    "pure pull (no CSV): ceiling",
+                    f"{results['pull_only_seconds']} s, {results['pull_only']['rows_per_second']:,} rows/s,"
+                    f" ratio {results['pull_ceiling_ratio']} (raw COPY / pure pull)",
+                ),
+                (
+                    "floor: write the state only",
+                    f"{f['seconds']:.2f} s, ratio {f['best_possible_ratio']} (best possible: raw COPY / floor)",
+                ),
+                *((f"  floor {name}", f"{seconds:.2f} s") for name, seconds in f["timings"].items()),
                 (
                     "RSS at 100k bids / end (MiB)",
                     f"{p.get('rss_mib_at_100k_bids', '-')} / {p['rss_mib_at_end']}",
