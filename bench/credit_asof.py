@@ -9,7 +9,7 @@
    >= 0.8. For the breakdown, also: the same app's constant behind the token check only (no audit), and a
    bare FastAPI constant app (no auth, no audit): the framework's raw ceiling.
 
-    .venv/bin/python -m bench.credit_asof [--entries 1000000] [--lookups 10000] [--seconds 10] [--clients 32]
+    .venv/bin/python -m bench.credit_asof [--entries 1000000] [--lookups 10000] [--seconds 30] [--clients 32]
 """
 
 import argparse
@@ -226,7 +226,7 @@ API_TARGETS = (
 
 
 def api_throughput(
-    home: Path, tokens: list[str], keys: list[str], seconds: float, rounds: int = 5
+    home: Path, tokens: list[str], keys: list[str], seconds: float, rounds: int = 10
 ) -> dict[str, Any]:
     """Throughput of the endpoint, of the same app's constant routes, and of a bare constant app.
 
@@ -235,6 +235,7 @@ def api_throughput(
     """
     window = seconds / rounds
     totals: dict[str, tuple[list[float], int, float]] = {name: ([], 0, 0.0) for name, _, _ in API_TARGETS}
+    per_round: dict[str, list[float]] = {name: [] for name, _, _ in API_TARGETS}
     factories = sorted({factory for _, factory, _ in API_TARGETS})
     servers = {factory: Server(factory, home, module="bench.credit_asof") for factory in factories}
     urls = {factory: server.__enter__() for factory, server in servers.items()}
@@ -244,6 +245,7 @@ def api_throughput(
         for _ in range(rounds):
             for name, factory, path in API_TARGETS:
                 latencies, errors, elapsed = asyncio.run(_load(urls[factory], path, tokens, keys, window))
+                per_round[name].append(len(latencies) / elapsed)
                 seen, failed, spent = totals[name]
                 totals[name] = (seen + latencies, failed + errors, spent + elapsed)
     finally:
@@ -255,6 +257,9 @@ def api_throughput(
                       "throughput_rps": round(len(latencies) / elapsed, 1), **_quantiles(latencies)}  # fmt: skip
     endpoint, constant, token_only, bare = (runs[name]["throughput_rps"] for name, _, _ in API_TARGETS)
     runs["rounds"] = rounds
+    # The same ratio window by window (each endpoint window against the constant window right after it):
+    # how much of the aggregate is the code and how much the machine's drift between windows.
+    runs["ratio_per_round"] = [round(e / c, 3) for e, c in zip(per_round["endpoint"], per_round["same_app_constant"], strict=True)]
     runs["ratio_to_same_app_constant"] = round(endpoint / constant, 3) if constant else None
     runs["ratio_to_same_app_token_only"] = round(endpoint / token_only, 3) if token_only else None
     runs["ratio_to_bare_framework"] = round(endpoint / bare, 3) if bare else None
@@ -268,7 +273,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--lookups", type=int, default=10_000)
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--seconds", type=float, default=30.0, help="per API target, split over 10 alternating windows")
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
