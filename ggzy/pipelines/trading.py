@@ -10,7 +10,9 @@ Pulls (HTTP API, centre database) run per dataset in dependency order (parents f
    Great Expectations suite (quality.trading_suites) and, in ONE transaction, failing rows are quarantined,
    children whose parent has not arrived are parked in ops.trading_waiting, market entities are resolved
    by USCC / organisation code, the rest merged into the core table by natural key, the batch's figures
-   recorded and the watermark's open batch closed.
+   recorded and the watermark's open batch closed. That work runs in a background thread (BatchMerger), in
+   the order the batches were closed, while the pull lands the next pages; a batch closed but not merged
+   when a run dies stays 'landed' in ops.batch and the next pull merges it before anything newer.
 
 File drops land the whole file as one batch (idempotent on its sha256, like the penalty pipeline).
 
@@ -579,22 +581,45 @@ def pull_dataset(
     *,
     chunk_rows: int = CHUNK_ROWS,
     progress: Progress | None = None,
+    merger: BatchMerger | None = None,
 ) -> TradingReport:
-    """Pull one dataset from where its watermark stands, committing page by page; merge each full batch."""
+    """Pull one dataset from where its watermark stands, committing page by page; merge each full batch.
+
+    Full batches go to `merger` (one of its own when not given, finished before returning): their
+    validation and merge overlap the landing of the next pages, and the returned report is complete once
+    the merger is finished.
+    """
+    if merger is None:
+        with BatchMerger() as own:
+            return pull_dataset(
+                engine, settings, connector, code, chunk_rows=chunk_rows, progress=progress, merger=own
+            )
     ds = TRADING_DATASETS[code]
     source = connector.identity
     report = _new_report(ds, source)
+    merger.release(engine, ds, report)
     with engine.begin() as conn:
-        report.rows_released = _release_waiting(conn, ds, layout(engine))
         state = _watermark(conn, source, code)
-    position = state["position"] or {}
-    batch_id = str(state["open_batch_id"]) if state["open_batch_id"] else None
+        position = state["position"] or {}
+        batch_id = str(state["open_batch_id"]) if state["open_batch_id"] else None
+        # Batches closed by a run that died before merging them, oldest first; then the open batch, if its
+        # pull had completed (no position): all merged before anything newer.
+        for (closed,) in conn.execute(
+            sa.text(
+                "SELECT id FROM ops.batch WHERE source = :s AND dataset = :d AND status = 'landed'"
+                " AND sha256 LIKE 'pull:%' AND id IS DISTINCT FROM CAST(:open AS uuid) ORDER BY received_at, id"
+            ),
+            {"s": source, "d": ds.name, "open": batch_id},
+        ):
+            merger.merge(engine, ds, str(closed), report)
     if batch_id and not position:  # the pull completed but the run died before the merge
-        report.add(_process_batch(engine, ds, batch_id))
+        merger.merge(engine, ds, batch_id, report)
         batch_id = None
     high = position.get("high") or state["since"]
     pages_done = position.get("pages", 0)
+    rows_in = 0  # rows in the open batch, as of the last page landed
     for page in _read_ahead(connector.pages(code, state["since"], position.get("source"))):
+        merger.raise_if_failed()  # a failed merge stops the pull: later batches must not overtake it
         done = page.position is None
         with timed(report.timings, "land"), engine.begin() as conn:
             if page.records and batch_id is None:
@@ -617,8 +642,10 @@ def pull_dataset(
                     ),
                     {"n": len(page.records), "bytes": len(data), "b": batch_id},
                 )
+                rows_in += len(page.records)
             if page.watermark and (high is None or page.watermark > high):
                 high = page.watermark
+            full = batch_id is not None and (done or rows_in >= chunk_rows)
             conn.execute(
                 sa.text(
                     "UPDATE ops.trading_watermark SET position = CAST(:p AS jsonb), since = :since, open_batch_id = :b,"
@@ -629,7 +656,9 @@ def pull_dataset(
                     if done
                     else json.dumps({"source": page.position, "high": high, "pages": pages_done}),
                     "since": high if done else state["since"],
-                    "b": batch_id,
+                    # A full batch is closed with this page: from here on only ops.batch (status 'landed')
+                    # knows it is owed a merge, which the next pull does if this run dies first.
+                    "b": None if full and not done else batch_id,
                     "n": len(page.records),
                     "s": source,
                     "d": code,
@@ -637,13 +666,89 @@ def pull_dataset(
             )
         if progress and page.records:
             progress(code, len(page.records))
-        if batch_id and (done or _staged(engine, batch_id) >= chunk_rows):
-            with timed(report.timings, "process"):
-                report.add(_process_batch(engine, ds, batch_id))
+        if full:
+            merger.merge(engine, ds, batch_id, report)
             batch_id = None
-    if batch_id:
-        report.add(_process_batch(engine, ds, batch_id))
+    if batch_id:  # the source ended without a last page
+        merger.merge(engine, ds, batch_id, report)
     return report
+
+
+class BatchMerger:
+    """Validates and merges a pull's closed batches in one background thread, in the order they were closed.
+
+    The pull's own thread goes on landing the next pages meanwhile: landing is mostly Python and the
+    merge mostly PostgreSQL, so the two overlap on two cores. One thread keeps today's order: a dataset's
+    waiting children are released after its parent's batches are merged, and a batch after the batches
+    before it (later versions win). After a failure no further work is started; the batches not merged
+    stay 'landed' in ops.batch and the next pull merges them first. Results are added to the reports by
+    the caller's thread in `finish()` (or on leaving the with-block), never concurrently with its work.
+    """
+
+    def __init__(self) -> None:
+        self._jobs: queue.Queue[tuple[Callable[[], Any], Callable[[Any], None]] | None] = queue.Queue()
+        self._done: list[tuple[Callable[[Any], None], Any]] = []
+        self._error: BaseException | None = None
+        self._abandoned = False  # set when the pull is interrupted: queued work is left to the next pull
+        self._thread = threading.Thread(target=self._work, name="trading-merge", daemon=True)
+        self._thread.start()
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            run, apply = job
+            if self._error is not None or self._abandoned:
+                continue  # left 'landed': the next pull merges it first
+            try:
+                self._done.append((apply, run()))
+            except BaseException as exc:  # raised in the caller's thread
+                self._error = exc
+
+    def merge(self, engine: Engine, ds: TradingDataset, batch_id: str, report: TradingReport) -> None:
+        """Queue one closed batch's validation and merge; its figures are added to `report`."""
+        self._jobs.put((functools.partial(_process_batch, engine, ds, batch_id), report.add))
+
+    def release(self, engine: Engine, ds: TradingDataset, report: TradingReport) -> None:
+        """Queue the release of the dataset's waiting children (after the batches queued before)."""
+
+        def run() -> int:
+            with engine.begin() as conn:
+                return _release_waiting(conn, ds, layout(engine))
+
+        def apply(released: int) -> None:
+            report.rows_released += released
+
+        self._jobs.put((run, apply))
+
+    def raise_if_failed(self) -> None:
+        """Raise the first error of the background work, if any."""
+        if self._error is not None:
+            raise self._error
+
+    def finish(self) -> None:
+        """Wait for the queued work, add its results to the reports, raise its first error."""
+        if self._thread.is_alive():
+            self._jobs.put(None)
+            self._thread.join()
+        done, self._done = self._done, []
+        for apply, result in done:
+            apply(result)
+        self.raise_if_failed()
+
+    def __enter__(self) -> BatchMerger:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, *tb: object) -> None:
+        if kind is None:
+            self.finish()
+            return
+        # The pull failed: the batches it closed are still merged (an interrupt such as Ctrl-C leaves the
+        # ones not started to the next pull), then the pull's own error is the one raised.
+        self._abandoned = not isinstance(error, Exception)
+        try:
+            self.finish()
+        except Exception as merge_error:
+            if merge_error is not error:
+                log.exception("merging the batches closed before the pull failed")
 
 
 def _read_ahead(pages: Iterator[Page], depth: int = READ_AHEAD_PAGES) -> Iterator[Page]:
@@ -690,11 +795,6 @@ def _read_ahead(pages: Iterator[Page], depth: int = READ_AHEAD_PAGES) -> Iterato
         thread.join()  # the connector is closed after the pull: its last request must be over by then
 
 
-def _staged(engine: Engine, batch_id: str) -> int:
-    with engine.connect() as conn:
-        return conn.scalar(sa.text("SELECT rows_in FROM ops.batch WHERE id = :b"), {"b": batch_id})
-
-
 def pull(
     settings: Settings,
     connector: PullConnector,
@@ -709,16 +809,19 @@ def pull(
     offered = set(connector.datasets())
     wanted = [c for c in TRADING_DATASETS if (codes is None or c in {str(x) for x in codes}) and c in offered]
     reports = {}
-    for code in wanted:
-        report = pull_dataset(engine, settings, connector, code, chunk_rows=chunk_rows, progress=progress)
-        reports[TRADING_DATASETS[code].name] = report.to_dict()
+    with BatchMerger() as merger:
+        for code in wanted:
+            reports[TRADING_DATASETS[code].name] = pull_dataset(
+                engine, settings, connector, code, chunk_rows=chunk_rows, progress=progress, merger=merger
+            )
+    for name, report in reports.items():
         log.info(
             "%s %s: %s",
             connector.identity,
-            code,
+            name,
             {k: v for k, v in report.to_dict().items() if k.startswith("rows_")},
         )
-    return reports
+    return {name: report.to_dict() for name, report in reports.items()}
 
 
 def pull_api(

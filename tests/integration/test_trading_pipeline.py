@@ -6,6 +6,8 @@ Tests slower than 20 s carry the `airflow` (slow) mark, as the house style asks.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -163,6 +165,52 @@ def test_kill_mid_page_then_rerun_ends_with_exactly_the_source_rows(hub, db) -> 
     assert accounted(db, year)["507"] == (year.count("507"),) * 2
     with db.connect() as conn:
         assert conn.scalar(sa.text("SELECT count(*) FROM raw.trading_row")) == 0
+
+
+# Killed with os._exit (no cleanup, like SIGKILL) from the progress callback of its second page: that page
+# closed batch 2 (chunk_rows = page size), whose merge had not been queued yet.
+_KILLED_AFTER_TWO_PAGES = """
+import os, sys
+from ggzy.settings import get_settings
+from ggzy.pipelines.trading import pull_api
+pages = []
+def progress(code, rows):
+    pages.append(rows)
+    if len(pages) == 2:
+        os._exit(9)
+pull_api(get_settings(), sys.argv[1], sys.argv[2], codes=["507"], page_size=300, chunk_rows=300, progress=progress)
+"""
+
+
+def test_batches_closed_but_not_merged_when_the_run_dies_are_merged_by_the_next_pull(hub, db) -> None:
+    """Batches are merged in the background while the next pages land; a run dying in between loses nothing."""
+    year = TradingYear(seed=5, sections=SECTIONS)
+    with ExchangeCentreServer(year, api_key=KEY) as server:
+        pull_api(hub, server.base_url, KEY, codes=["500", "501", "502"])
+        killed = subprocess.run(
+            [sys.executable, "-c", _KILLED_AFTER_TWO_PAGES, server.base_url, KEY], timeout=300, check=False
+        )
+        assert killed.returncode == 9
+        with db.connect() as conn:
+            left = conn.execute(
+                sa.text(
+                    "SELECT count(*) FILTER (WHERE status = 'landed'), count(*) FROM ops.batch WHERE dataset = 'trading_507'"
+                )
+            ).one()
+            open_batch = conn.scalar(
+                sa.text("SELECT open_batch_id FROM ops.trading_watermark WHERE dataset = '507'")
+            )
+        assert left[1] == 2 and left[0] >= 1  # batch 2 at least: closed, owed a merge, named by no watermark
+        assert open_batch is None
+        rerun = pull_api(hub, server.base_url, KEY, codes=["507"], page_size=300, chunk_rows=300)
+        conserved(rerun)
+    assert accounted(db, year)["507"] == (year.count("507"),) * 2
+    with db.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM raw.trading_row")) == 0
+        statuses = conn.execute(
+            sa.text("SELECT status, count(*) FROM ops.batch WHERE dataset = 'trading_507' GROUP BY status")
+        ).all()
+    assert dict(statuses) == {"loaded": -(-year.count("507") // 300)}
 
 
 def _core_digest(db: sa.Engine) -> dict[str, int]:
