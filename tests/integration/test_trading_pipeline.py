@@ -213,6 +213,37 @@ def test_batches_closed_but_not_merged_when_the_run_dies_are_merged_by_the_next_
     assert dict(statuses) == {"loaded": -(-year.count("507") // 300)}
 
 
+def test_a_failed_background_merge_fails_the_pull_and_the_next_pull_merges_its_batches(hub, db) -> None:
+    """A merge failing in the background (core.bid locked, lock_timeout) is raised by the pull, nothing is lost."""
+    year = TradingYear(seed=5, sections=SECTIONS)
+    impatient = sa.create_engine(db.url, connect_args={"options": "-c lock_timeout=300"})
+    try:
+        with ExchangeCentreServer(year, api_key=KEY) as server:
+            pull_api(hub, server.base_url, KEY, codes=["500", "501", "502"])
+            with db.connect() as holder:
+                holder.execute(sa.text("LOCK TABLE core.bid IN ACCESS EXCLUSIVE MODE"))
+                with pytest.raises(sa.exc.OperationalError, match="lock timeout"):
+                    pull_api(
+                        hub, server.base_url, KEY, codes=["507"], page_size=300, chunk_rows=300, engine=impatient
+                    )
+                holder.rollback()
+            with db.connect() as conn:
+                statuses = dict(
+                    conn.execute(
+                        sa.text("SELECT status, count(*) FROM ops.batch WHERE dataset = 'trading_507' GROUP BY 1")
+                    ).all()
+                )
+                assert conn.scalar(sa.text("SELECT count(*) FROM core.bid")) == 0
+            assert set(statuses) == {"landed"}  # landed, not merged: owed a merge
+            rerun = pull_api(hub, server.base_url, KEY, codes=["507"], page_size=300, chunk_rows=300)
+            conserved(rerun)
+    finally:
+        impatient.dispose()
+    assert accounted(db, year)["507"] == (year.count("507"),) * 2
+    with db.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM raw.trading_row")) == 0
+
+
 def _core_digest(db: sa.Engine) -> dict[str, int]:
     """Row counts and a content fingerprint of every core trading table."""
     out = {}
