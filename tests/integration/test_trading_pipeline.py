@@ -167,6 +167,15 @@ def test_kill_mid_page_then_rerun_ends_with_exactly_the_source_rows(hub, db) -> 
         assert conn.scalar(sa.text("SELECT count(*) FROM raw.trading_row")) == 0
 
 
+def batch_statuses(db: sa.Engine, dataset: str) -> dict[str, int]:
+    """How many of a dataset's batches are in each status (ops.batch)."""
+    with db.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT status, count(*) FROM ops.batch WHERE dataset = :d GROUP BY status"), {"d": dataset}
+        )
+        return dict(rows.all())
+
+
 # Killed with os._exit (no cleanup, like SIGKILL) from the progress callback of its second page: that page
 # closed batch 2 (chunk_rows = page size), whose merge had not been queued yet.
 _KILLED_AFTER_TWO_PAGES = """
@@ -191,26 +200,20 @@ def test_batches_closed_but_not_merged_when_the_run_dies_are_merged_by_the_next_
             [sys.executable, "-c", _KILLED_AFTER_TWO_PAGES, server.base_url, KEY], timeout=300, check=False
         )
         assert killed.returncode == 9
+        left = batch_statuses(db, "trading_507")
         with db.connect() as conn:
-            left = conn.execute(
-                sa.text(
-                    "SELECT count(*) FILTER (WHERE status = 'landed'), count(*) FROM ops.batch WHERE dataset = 'trading_507'"
-                )
-            ).one()
             open_batch = conn.scalar(
                 sa.text("SELECT open_batch_id FROM ops.trading_watermark WHERE dataset = '507'")
             )
-        assert left[1] == 2 and left[0] >= 1  # batch 2 at least: closed, owed a merge, named by no watermark
+        # batch 2 at least: closed, owed a merge, named by no watermark
+        assert sum(left.values()) == 2 and left.get("landed", 0) >= 1
         assert open_batch is None
         rerun = pull_api(hub, server.base_url, KEY, codes=["507"], page_size=300, chunk_rows=300)
         conserved(rerun)
     assert accounted(db, year)["507"] == (year.count("507"),) * 2
     with db.connect() as conn:
         assert conn.scalar(sa.text("SELECT count(*) FROM raw.trading_row")) == 0
-        statuses = conn.execute(
-            sa.text("SELECT status, count(*) FROM ops.batch WHERE dataset = 'trading_507' GROUP BY status")
-        ).all()
-    assert dict(statuses) == {"loaded": -(-year.count("507") // 300)}
+    assert batch_statuses(db, "trading_507") == {"loaded": -(-year.count("507") // 300)}
 
 
 def test_a_failed_background_merge_fails_the_pull_and_the_next_pull_merges_its_batches(hub, db) -> None:
@@ -228,13 +231,8 @@ def test_a_failed_background_merge_fails_the_pull_and_the_next_pull_merges_its_b
                     )
                 holder.rollback()
             with db.connect() as conn:
-                statuses = dict(
-                    conn.execute(
-                        sa.text("SELECT status, count(*) FROM ops.batch WHERE dataset = 'trading_507' GROUP BY 1")
-                    ).all()
-                )
                 assert conn.scalar(sa.text("SELECT count(*) FROM core.bid")) == 0
-            assert set(statuses) == {"landed"}  # landed, not merged: owed a merge
+            assert set(batch_statuses(db, "trading_507")) == {"landed"}  # landed, not merged: owed a merge
             rerun = pull_api(hub, server.base_url, KEY, codes=["507"], page_size=300, chunk_rows=300)
             conserved(rerun)
     finally:
