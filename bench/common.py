@@ -98,6 +98,47 @@ class MemorySampler:
         }
 
 
+class CpuMeter:
+    """CPU seconds spent during a with-block: this process, the thread that entered it, the embedded PostgreSQL.
+
+    PostgreSQL's figure is its live processes' CPU plus what the postmaster has reaped from backends that
+    exited, so a connection closed inside the block is still counted.
+    """
+
+    def __init__(self, settings: Any) -> None:
+        self.settings = settings
+        self.figures: dict[str, float] = {}
+
+    def _postgres(self) -> float:
+        import psutil
+
+        total = 0.0
+        for i, pid in enumerate(postgres_pids(self.settings)):
+            try:
+                times = psutil.Process(pid).cpu_times()
+            except psutil.Error:
+                continue
+            total += times.user + times.system
+            if i == 0:  # the postmaster: its reaped children too
+                total += times.children_user + times.children_system
+        return total
+
+    def __enter__(self) -> CpuMeter:
+        self._start = (time.perf_counter(), time.process_time(), time.thread_time(), self._postgres())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        now = (time.perf_counter(), time.process_time(), time.thread_time(), self._postgres())
+        wall, process, thread, postgres = (b - a for a, b in zip(self._start, now, strict=True))
+        self.figures = {
+            "wall_seconds": round(wall, 2),
+            "python_cpu_seconds": round(process, 2),
+            "python_this_thread_cpu_seconds": round(thread, 2),
+            "postgres_cpu_seconds": round(postgres, 2),
+            "cores_busy": round((process + postgres) / wall, 2) if wall > 0 else 0.0,
+        }
+
+
 def environment() -> dict[str, Any]:
     """Where the figures were taken: machine, load, versions."""
     import psutil

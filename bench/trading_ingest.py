@@ -17,7 +17,10 @@ Two ceilings, measured in the same run:
   rows) INSERT .. SELECTed into a copy of that table with its indexes, one transaction
   (bench.common.state_floor): raw COPY / floor is the best ratio any ingest writing these rows could reach;
 * pure pull: the same pages iterated through the same connector (stand-in server in this process, over
-  HTTP), nothing written: the ingest cannot finish before its pull, so raw COPY / pure pull is a ceiling too.
+  HTTP), nothing written: the ingest cannot finish before its pull, so raw COPY / pure pull is a ceiling too;
+* CPU: the pull and the floor both need the machine's cores (the stand-in serves from this process), so no
+  ingest finishes before (pure pull CPU + floor CPU) / cores either: raw COPY / the largest of the three
+  bounds is the tightest ceiling. The timed run's own CPU (this process, PostgreSQL) is reported beside it.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import psutil
 import sqlalchemy as sa
 
 from bench.common import (
+    CpuMeter,
     MemorySampler,
     Stopwatch,
     environment,
@@ -52,14 +56,18 @@ def _rss_mib() -> float:
     return round(psutil.Process().memory_info().rss / 2**20, 1)
 
 
-def _pull_only(base_url: str, key: str, page_size: int) -> dict[str, Any]:
-    """Seconds to pull the datasets' pages through the connector, each page's records touched, nothing written."""
+def _pull_only(settings: Any, base_url: str, key: str, page_size: int) -> dict[str, Any]:
+    """Seconds (and CPU) to pull the datasets' pages through the connector, records touched, nothing written.
+
+    The pages are iterated in this thread, so its CPU is the client's; the rest of the process's CPU is
+    the stand-in server's.
+    """
     from connectors.trading import ExchangeApiConnector
 
     connector = ExchangeApiConnector(base_url, key, page_size=page_size)
     rows, pages = 0, 0
     try:
-        with Stopwatch() as pulled:
+        with CpuMeter(settings) as cpu:
             for code in CODES:
                 for page in connector.pages(code, None, None):
                     pages += 1
@@ -67,7 +75,7 @@ def _pull_only(base_url: str, key: str, page_size: int) -> dict[str, Any]:
                         rows += 1
     finally:
         connector.close()
-    return {"rows": rows, "pages": pages, "seconds": round(pulled.seconds, 2)}
+    return {"rows": rows, "pages": pages, "seconds": cpu.figures["wall_seconds"], "cpu": cpu.figures}
 
 
 def _raw_copy(
@@ -133,6 +141,37 @@ def _state_tables(entities_before: int) -> list[str | tuple[str, str]]:
     ]
 
 
+def _cpu_ceiling(
+    copy_seconds: float, pull: dict[str, Any], floor_seconds: float, floor_cpu: dict[str, float], cpus: int
+) -> dict[str, Any]:
+    """The shortest time any ingest could take on this machine, from the pull's and the floor's wall and CPU.
+
+    Pulling and writing can overlap, but they share the cores: the pure pull's CPU (client and stand-in)
+    plus the floor's (PostgreSQL and this process) spread over every core is a lower bound, as are the two
+    wall times. The ceiling ratio is raw COPY over the largest of them.
+    """
+    busy = (
+        pull["cpu"]["python_cpu_seconds"]
+        + floor_cpu["python_cpu_seconds"]
+        + floor_cpu["postgres_cpu_seconds"]
+    )
+    bounds = {
+        "pure_pull_wall": pull["seconds"],
+        "floor_wall": round(floor_seconds, 2),
+        "pull_and_floor_cpu_over_cores": round(busy / cpus, 2),
+    }
+    binding = max(bounds, key=bounds.__getitem__)
+    return {
+        "lower_bounds_seconds": bounds,
+        "binding": binding,
+        "pull_client_cpu_seconds": pull["cpu"]["python_this_thread_cpu_seconds"],
+        "pull_standin_cpu_seconds": round(
+            pull["cpu"]["python_cpu_seconds"] - pull["cpu"]["python_this_thread_cpu_seconds"], 2
+        ),
+        "ratio": round(copy_seconds / bounds[binding], 3) if bounds[binding] else None,
+    }
+
+
 def run(bids: int, page_size: int, keep: bool = False) -> dict[str, Any]:
     """Run the benchmark at one size; returns the figures."""
     from ggzy import database
@@ -165,7 +204,7 @@ def run(bids: int, page_size: int, keep: bool = False) -> dict[str, Any]:
                     if before < 100_000 <= pulled["507"]:
                         marks["rss_mib_at_100k_bids"] = _rss_mib()
 
-            with MemorySampler(settings) as memory, Stopwatch() as loaded:
+            with MemorySampler(settings) as memory, Stopwatch() as loaded, CpuMeter(settings) as cpu:
                 reports = pull_api(
                     settings,
                     server.base_url,
@@ -187,8 +226,9 @@ def run(bids: int, page_size: int, keep: bool = False) -> dict[str, Any]:
                 "timings": {name: r["timings"] for name, r in reports.items()},
                 **marks,
                 **memory.figures(),
+                "cpu": cpu.figures,
             }
-            pull_only = _pull_only(server.base_url, "bench", page_size)
+            pull_only = _pull_only(settings, server.base_url, "bench", page_size)
             baseline, files = _raw_copy(engine, server.base_url, "bench", page_size, Path(tmp))
         copy_rate = rate(baseline["rows"], baseline["copy_seconds"])
         pull_copy_rate = rate(baseline["rows"], baseline["pull_seconds"] + baseline["copy_seconds"])
@@ -229,7 +269,8 @@ def run(bids: int, page_size: int, keep: bool = False) -> dict[str, Any]:
             # As in bench.ingest_penalties: the floor does not pay for flushing the writes before it.
             conn.execute(sa.text("CHECKPOINT"))
         landing = {f"landing COPY {code}": files[code] for code in CODES}
-        floor = state_floor(engine, landing, state_tables, header=False)
+        with CpuMeter(settings) as floor_cpu:
+            floor = state_floor(engine, landing, state_tables, header=False)
         floor_seconds = sum(floor.values())
         results["floor"] = {
             "method": "the raw COPY's CSV files COPYed as text, then the ingest's rows of each state table"
@@ -237,7 +278,15 @@ def run(bids: int, page_size: int, keep: bool = False) -> dict[str, Any]:
             "timings": floor,
             "seconds": round(floor_seconds, 3),
             "best_possible_ratio": round(baseline["copy_seconds"] / floor_seconds, 3) if floor_seconds else None,
+            "cpu": floor_cpu.figures,
         }  # fmt: skip
+        results["cpu_ceiling"] = _cpu_ceiling(
+            baseline["copy_seconds"],
+            pull_only,
+            floor_seconds,
+            floor_cpu.figures,
+            results["environment"]["cpus"],
+        )
     return results
 
 
@@ -256,6 +305,7 @@ def main() -> None:
     results["total_seconds"] = round(time.perf_counter() - started, 1)
     path = write_results("trading_ingest", results)
     p, c, f = results["pipeline"], results["raw_copy"], results["floor"]
+    ceiling = results["cpu_ceiling"]
     print(
         table(
             [
@@ -279,6 +329,22 @@ def main() -> None:
                     f"{f['seconds']:.2f} s, ratio {f['best_possible_ratio']} (best possible: raw COPY / floor)",
                 ),
                 *((f"  floor {name}", f"{seconds:.2f} s") for name, seconds in f["timings"].items()),
+                (
+                    "CPU ceiling: pull + floor over cores",
+                    f"{ceiling['lower_bounds_seconds']['pull_and_floor_cpu_over_cores']} s"
+                    f" (pull client {ceiling['pull_client_cpu_seconds']} s + stand-in"
+                    f" {ceiling['pull_standin_cpu_seconds']} s + floor {f['cpu']['postgres_cpu_seconds']} s"
+                    f" PostgreSQL, over {results['environment']['cpus']} cores)",
+                ),
+                (
+                    "tightest ceiling",
+                    f"ratio {ceiling['ratio']} (bound by {ceiling['binding'].replace('_', ' ')})",
+                ),
+                (
+                    "end to end CPU: python / PostgreSQL",
+                    f"{p['cpu']['python_cpu_seconds']} s / {p['cpu']['postgres_cpu_seconds']} s,"
+                    f" {p['cpu']['cores_busy']} cores busy",
+                ),
                 (
                     "RSS at 100k bids / end (MiB)",
                     f"{p.get('rss_mib_at_100k_bids', '-')} / {p['rss_mib_at_end']}",
