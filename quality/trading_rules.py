@@ -163,6 +163,12 @@ class _Defaults(dict):
         return ""
 
 
+# The core tables a dataset's rules read besides its own batch (the cross-dataset event order below). A batch
+# of such a dataset is validated only once the merges queued before it are done (trading.BatchMerger);
+# the other datasets' batches are validated while the batch before them merges.
+RULES_READ_CORE: dict[str, tuple[str, ...]] = {"513": ("tender_announcement",), "512": ("win_result",)}
+
+
 def _event_order_rules(code: str) -> list[TradingRule]:
     """Cross-field and cross-dataset event order (times compare as yyyyMMddHHmmss text)."""
     rules = []

@@ -10,9 +10,10 @@ Pulls (HTTP API, centre database) run per dataset in dependency order (parents f
    Great Expectations suite (quality.trading_suites) and, in ONE transaction, failing rows are quarantined,
    children whose parent has not arrived are parked in ops.trading_waiting, market entities are resolved
    by USCC / organisation code, the rest merged into the core table by natural key, the batch's figures
-   recorded and the watermark's open batch closed. That work runs in a background thread (BatchMerger), in
-   the order the batches were closed, while the pull lands the next pages; a batch closed but not merged
-   when a run dies stays 'landed' in ops.batch and the next pull merges it before anything newer.
+   recorded and the watermark's open batch closed. That work runs in background threads (BatchMerger: one
+   validates the next batch while another merges the one before, in the order the batches were closed),
+   while the pull lands the next pages; a batch closed but not merged when a run dies stays 'landed' in
+   ops.batch and the next pull merges it before anything newer.
 
 File drops land the whole file as one batch (idempotent on its sha256, like the penalty pipeline).
 
@@ -37,7 +38,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import sqlalchemy as sa
@@ -68,7 +69,10 @@ from ggzy.pipelines.common import (
 from ggzy.pipelines.penalties import BatchReport
 from ggzy.settings import Settings
 from quality.expectations import id_number_check_digit_acceptable as id_check_acceptable
-from quality.trading_rules import ORG_CODE_SHAPE, USCC_SHAPE, CoreTable, core_layout
+from quality.trading_rules import ORG_CODE_SHAPE, RULES_READ_CORE, USCC_SHAPE, CoreTable, core_layout
+
+if TYPE_CHECKING:  # GX is imported when a batch is validated, not when a DAG file is parsed
+    from quality.runner import ValidationOutcome
 
 log = logging.getLogger(__name__)
 
@@ -403,17 +407,40 @@ def _natural_keys(engine: Engine, ds: TradingDataset, batch_id: str, rows: list[
         return {row: key for row, (key, _) in _staged_records(conn, ds, batch_id, rows).items()}
 
 
-def _process_batch(engine: Engine, ds: TradingDataset, batch_id: str) -> BatchReport:
-    """Validate a staged batch, then quarantine, park, resolve and merge it in one transaction."""
+@dataclass
+class ValidatedBatch:
+    """A staged batch's validation outcome and how long it took (validation writes nothing)."""
+
+    outcome: ValidationOutcome
+    timings: dict[str, float]
+
+
+def _validate_batch(engine: Engine, ds: TradingDataset, batch_id: str) -> ValidatedBatch:
+    """Run the dataset's Great Expectations suite on a staged batch (reads only)."""
     from quality.trading_suites import validate_trading_batch
 
-    tables = layout(engine)
-    table = tables[ds.code]
     timings: dict[str, float] = {}
     with timed(timings, "validate"):
         outcome = validate_trading_batch(
-            engine, table, ds.key, batch_id, functools.partial(_natural_keys, engine, ds, batch_id)
+            engine,
+            layout(engine)[ds.code],
+            ds.key,
+            batch_id,
+            functools.partial(_natural_keys, engine, ds, batch_id),
         )
+    return ValidatedBatch(outcome, timings)
+
+
+def _process_batch(engine: Engine, ds: TradingDataset, batch_id: str) -> BatchReport:
+    """Validate a staged batch, then quarantine, park, resolve and merge it in one transaction."""
+    return _merge_batch(engine, ds, batch_id, _validate_batch(engine, ds, batch_id))
+
+
+def _merge_batch(engine: Engine, ds: TradingDataset, batch_id: str, validated: ValidatedBatch) -> BatchReport:
+    """Quarantine a validated batch's failing rows, park, resolve and merge the rest: one transaction."""
+    tables = layout(engine)
+    table = tables[ds.code]
+    outcome, timings = validated.outcome, dict(validated.timings)
     errors = sorted(outcome.error_rows())
     warnings = {
         row: rules for row in outcome.failures if row not in errors and (rules := outcome.warning_rules(row))
@@ -674,50 +701,103 @@ def pull_dataset(
     return report
 
 
-class BatchMerger:
-    """Validates and merges a pull's closed batches in one background thread, in the order they were closed.
+@dataclass
+class MergeJob:
+    """One piece of a pull's background work: an optional validation, then a merge, then its figures' use."""
 
-    The pull's own thread goes on landing the next pages meanwhile: landing is mostly Python and the
-    merge mostly PostgreSQL, so the two overlap on two cores. One thread keeps today's order: a dataset's
-    waiting children are released after its parent's batches are merged, and a batch after the batches
-    before it (later versions win). After a failure no further work is started; the batches not merged
-    stay 'landed' in ops.batch and the next pull merges them first. Results are added to the reports by
-    the caller's thread in `finish()` (or on leaving the with-block), never concurrently with its work.
+    merge: Callable[[Any], Any]  # given the validation's result (None without one)
+    apply: Callable[[Any], None]  # given the merge's result, in the caller's thread
+    validate: Callable[[], Any] | None = None
+    after_merges: bool = False  # validate only once every merge queued before it is done
+
+
+class BatchMerger:
+    """Validates and merges a pull's closed batches in two background threads, merging in the order closed.
+
+    The pull's own thread goes on landing the next pages meanwhile (mostly Python), one thread validates
+    (GX: reads only, on its own connection) and one merges (writes): on two cores the merge of one batch,
+    the validation of the next and the landing of the pages after overlap. Merges keep the order the work
+    was queued in: a dataset's waiting children are released after its parent's batches are merged, and a
+    batch after the batches before it (later versions win). A batch whose rules read other datasets' core
+    tables (quality.trading_rules.RULES_READ_CORE) is validated only after the merges queued before it.
+    After a failure, in validation or merge, nothing later is merged; the batches not merged stay 'landed'
+    in ops.batch and the next pull merges them first. Results are added to the reports by the caller's
+    thread in `finish()` (or on leaving the with-block), never concurrently with the work.
     """
 
     def __init__(self) -> None:
-        self._jobs: queue.Queue[tuple[Callable[[], Any], Callable[[Any], None]] | None] = queue.Queue()
+        self._validations: queue.Queue[MergeJob | None] = queue.Queue()
+        self._merges: queue.Queue[tuple[MergeJob, Any, BaseException | None] | None] = queue.Queue()
         self._done: list[tuple[Callable[[Any], None], Any]] = []
         self._error: BaseException | None = None
         self._abandoned = False  # set when the pull is interrupted: queued work is left to the next pull
-        self._thread = threading.Thread(target=self._work, name="trading-merge", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._validate, name="trading-validate", daemon=True),
+            threading.Thread(target=self._merge, name="trading-merge", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
 
-    def _work(self) -> None:
-        while (job := self._jobs.get()) is not None:
-            run, apply = job
-            if self._error is not None or self._abandoned:
-                continue  # left 'landed': the next pull merges it first
+    def _stopped(self) -> bool:
+        return self._error is not None or self._abandoned
+
+    def _validate(self) -> None:
+        failed = False
+        try:
+            while (job := self._validations.get()) is not None:
+                if failed or self._stopped():
+                    continue  # left 'landed': the next pull merges it first
+                checked, error = None, None
+                try:
+                    if job.after_merges:
+                        self._merges.join()
+                    if job.validate is not None:
+                        checked = job.validate()
+                except BaseException as exc:  # raised in order, by the merge thread, then in the caller's
+                    error, failed = exc, True
+                self._merges.put((job, checked, error))
+        finally:
+            self._merges.put(None)
+
+    def _merge(self) -> None:
+        while (item := self._merges.get()) is not None:
+            job, checked, error = item
             try:
-                self._done.append((apply, run()))
+                if not self._stopped():
+                    if error is not None:
+                        raise error
+                    self._done.append((job.apply, job.merge(checked)))
             except BaseException as exc:  # raised in the caller's thread
                 self._error = exc
+            finally:
+                self._merges.task_done()
+
+    def submit(self, job: MergeJob) -> None:
+        """Queue a piece of work behind the work queued before it."""
+        self._validations.put(job)
 
     def merge(self, engine: Engine, ds: TradingDataset, batch_id: str, report: TradingReport) -> None:
         """Queue one closed batch's validation and merge; its figures are added to `report`."""
-        self._jobs.put((functools.partial(_process_batch, engine, ds, batch_id), report.add))
+        self.submit(
+            MergeJob(
+                merge=functools.partial(_merge_batch, engine, ds, batch_id),
+                apply=report.add,
+                validate=functools.partial(_validate_batch, engine, ds, batch_id),
+                after_merges=ds.code in RULES_READ_CORE,
+            )
+        )
 
     def release(self, engine: Engine, ds: TradingDataset, report: TradingReport) -> None:
         """Queue the release of the dataset's waiting children (after the batches queued before)."""
 
-        def run() -> int:
+        def run(_: None) -> int:
             with engine.begin() as conn:
                 return _release_waiting(conn, ds, layout(engine))
 
         def apply(released: int) -> None:
             report.rows_released += released
 
-        self._jobs.put((run, apply))
+        self.submit(MergeJob(merge=run, apply=apply))
 
     def raise_if_failed(self) -> None:
         """Raise the first error of the background work, if any."""
@@ -726,9 +806,10 @@ class BatchMerger:
 
     def finish(self) -> None:
         """Wait for the queued work, add its results to the reports, raise its first error."""
-        if self._thread.is_alive():
-            self._jobs.put(None)
-            self._thread.join()
+        if self._threads[0].is_alive():
+            self._validations.put(None)
+        for thread in self._threads:
+            thread.join()
         done, self._done = self._done, []
         for apply, result in done:
             apply(result)

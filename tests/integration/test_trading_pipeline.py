@@ -6,6 +6,7 @@ Tests slower than 20 s carry the `airflow` (slow) mark, as the house style asks.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -18,6 +19,7 @@ import sqlalchemy as sa
 from connectors.trading import TRADING_DATASETS
 from ggzy.errors import HubError
 from ggzy.pipelines.trading import layout, pull_api, pull_database, status
+from quality.trading_rules import RULES_READ_CORE, trading_rules
 from standins.exchange_centre import ExchangeCentreServer, TradingYear, seed_database
 from tests.integration.test_trading_files import plaintext_locations
 
@@ -240,6 +242,18 @@ def test_a_failed_background_merge_fails_the_pull_and_the_next_pull_merges_its_b
     assert accounted(db, year)["507"] == (year.count("507"),) * 2
     with db.connect() as conn:
         assert conn.scalar(sa.text("SELECT count(*) FROM raw.trading_row")) == 0
+
+
+def test_the_core_tables_rules_read_are_declared(db) -> None:
+    """A batch is validated while the one before it merges, unless its rules read core: that must be declared."""
+    read = {}
+    for code, table in layout(db).items():
+        queries = [r.params["query"] for r in trading_rules(table, TRADING_DATASETS[code].key) if r.kind == "sql"]
+        # core.<name> not followed by "(": a table, not a function such as core.spec_time()
+        tables = {name for q in queries for name in re.findall(r"\bcore\.(\w+)\b(?!\s*\()", q)}
+        if tables:
+            read[code] = tuple(sorted(tables))
+    assert read == RULES_READ_CORE
 
 
 def _core_digest(db: sa.Engine) -> dict[str, int]:
