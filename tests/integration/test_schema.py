@@ -1,4 +1,7 @@
-"""Schema rules: USCC check in SQL, the audit append function, the API role's limits, batch references."""
+"""Schema rules: USCC check and spec times in SQL, the audit append function, the API role's limits, batch references."""
+
+import itertools
+from datetime import datetime
 
 import pytest
 import sqlalchemy as sa
@@ -15,6 +18,35 @@ def test_sql_uscc_check_agrees_with_python(db: sa.Engine, code: str) -> None:
     with db.connect() as conn:
         in_sql = conn.scalar(sa.text("SELECT coalesce(quality.uscc_check_digit_ok(:c), false)"), {"c": code})
     assert in_sql == uscc_check_digit_ok(code)
+
+
+def _python_spec_time(value: str | None) -> datetime | None:
+    """What core.spec_time must answer: strptime on 8 or 14 ASCII digits, else nothing."""
+    if value is None or len(value) not in (8, 14) or not (value.isascii() and value.isdigit()):
+        return None
+    try:
+        return datetime.strptime(value, "%Y%m%d%H%M%S" if len(value) == 14 else "%Y%m%d")
+    except ValueError:
+        return None
+
+
+def test_sql_spec_time_agrees_with_python_on_every_edge(db: sa.Engine) -> None:
+    """Each field at and past its bounds (leap years, month ends, 24:00, :60), both lengths, and non-times."""
+    years, months = ("0000", "0001", "1900", "2000", "2023", "2024", "2100", "2200", "9999"), ("00", "01", "02", "04", "06",
+                    "09", "11", "12", "13", "1a")  # fmt: skip
+    days = ("00", "01", "28", "29", "30", "31", "32")
+    values = [
+        "".join(parts)
+        for parts in itertools.product(years, months, days, ("", "00", "23", "24"), ("00", "59", "60"), ("00", "59", "60"))
+        if parts[3] or parts[4:] == ("00", "00")  # yyyyMMdd once, not once per minute and second
+    ]
+    values += [None, "", "2024", "202401011", "2024010112000", "202401011200001", "２０２４０１０１", "2024-1-01",
+               " 20240101", "20240101 ", "+0240101", "-0240101", "2024010１"]  # fmt: skip
+    with db.connect() as conn:
+        got = dict(conn.execute(sa.text("SELECT v, core.spec_time(v) FROM unnest(CAST(:v AS text[])) v"), {"v": values}).all())
+    wrong = {v: (got[v], _python_spec_time(v)) for v in values if got[v] != _python_spec_time(v)}
+    assert not wrong, list(wrong.items())[:5]
+    assert sum(got[v] is not None for v in values) > 1000  # the grid holds real moments, not only rejects
 
 
 def test_api_role_cannot_touch_audit_rows_but_can_append(hub) -> None:
