@@ -10,7 +10,7 @@ an inlinable SQL function with the same result for every input; it is cheaper in
   make_date(...) + interval '1 month - 1 day'.
 
 tests/integration/test_schema.py compares it with Python's datetime.strptime on every combination of the
-edge values of each field (about 20,000 strings). Downgrading keeps this body: its results are the same.
+edge values of each field (17,653 strings). Downgrading keeps this body: its results are the same.
 
 Revision ID: 0011_spec_time_cheaper
 Revises: 0010_decisions_never_deleted
